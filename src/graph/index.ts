@@ -1,0 +1,11 @@
+export { type BackwardOptions, backward } from './backward.js';
+export { Graph, valueName } from './builder.js';
+export { type DecodedModel, type DecodeOptions, decode } from './decode.js';
+export { type EncodeOptions, encode, toModelProto } from './encode.js';
+export { type CrossEntropyOptions, correctCount, type GeluKind, gelu, layerNorm, linear, softmaxCrossEntropy } from './nn.js';
+export { ops } from './ops/index.js';
+export { printGraph } from './print.js';
+export { type CompileOptions, cachedSessionCount, compile, type ExecutionProvider, Session, type SessionOptions } from './runtime.js';
+export { broadcastShapes } from './shape.js';
+export type { Dim, Node, OpAttrs, OpName, OpRule, OpTable, TypeInfo, Value } from './types.js';
+export { noGrad } from './types.js';

@@ -1,0 +1,172 @@
+import { fmtDims } from '../../tensor/errors.js';
+import type { Graph } from '../builder.js';
+import { dimsAgree, F32_ONLY, fail, requireDType, sameDType } from '../shape.js';
+import type { AttrValue, DecodeView, Dim, OpAttrs, OpRule, OpTable, TypeInfo, Value } from '../types.js';
+import { bad, int, ints, readInt, readInts, requireAttr } from './helpers.js';
+
+type Ints = readonly number[];
+
+export function checkWindow(strides: Ints, pads: Ints, dilations: Ints): void {
+  if (strides.length !== 2 || strides.some((s) => !Number.isInteger(s) || s < 1)) fail(`strides must be 2 ints >= 1, got ${fmtDims(strides)}`);
+  if (dilations.length !== 2 || dilations.some((s) => !Number.isInteger(s) || s < 1)) fail(`dilations must be 2 ints >= 1, got ${fmtDims(dilations)}`);
+  if (pads.length !== 4 || pads.some((p) => !Number.isInteger(p) || p < 0)) fail(`pads must be 4 ints >= 0 [top, left, bottom, right], got ${fmtDims(pads)}`);
+}
+
+/** Output size of a sliding window along one spatial axis (floor mode). */
+export function windowOut(size: Dim, k: number, stride: number, padBegin: number, padEnd: number, dilation: number): number {
+  if (typeof size !== 'number') fail(`spatial dims must be static, got ${size}`);
+  const out = Math.floor((size + padBegin + padEnd - dilation * (k - 1) - 1) / stride) + 1;
+  if (out < 1) fail(`window ${k} (dilation ${dilation}) does not fit size ${size} with pads ${padBegin}+${padEnd}`);
+  return out;
+}
+
+/** The ONNX attribute set shared by Conv and ConvTranspose. */
+function windowAttrs(a: { strides: Ints; pads: Ints; dilations: Ints; group: number }, kernel: Ints): Record<string, AttrValue> {
+  return { kernel_shape: ints(kernel), strides: ints(a.strides), pads: ints(a.pads), dilations: ints(a.dilations), group: int(a.group) };
+}
+
+function readWindow(n: DecodeView) {
+  requireAttr(n, 'auto_pad', ['NOTSET', 'VALID'], 'NOTSET');
+  if ((n.inputType(0)?.shape.length ?? 4) !== 4) bad(n, 'only 2-D (NCHW) convolution is supported');
+  return {
+    strides: readInts(n, 'strides', [1, 1]),
+    pads: readInts(n, 'pads', [0, 0, 0, 0]),
+    dilations: readInts(n, 'dilations', [1, 1]),
+    group: readInt(n, 'group', 1),
+  };
+}
+
+/**
+ * ∂L/∂W of a grouped convolution as one more convolution: the batch becomes the channel axis.
+ * With `x` [N, G·Cg, H, W] (zero-padded by `pads`) and `gy` [N, O, H', W'], O = G·Og:
+ *   dW[o, c, i, j] = Σ_{n,y,x} gy[n, o, y, x] · x[n, g·Cg + c, y·s + i·d, x·s + j·d]
+ * which is Conv(X' = x as [Cg, G·N, H, W], W' = gy as [O, N, H', W'], stride d, dilation s, group G),
+ * cropped to the kernel size. ConvTranspose's weight gradient is the same with x and gy swapped.
+ */
+export function convWeightGrad(g: Graph, x: Value, gy: Value, kernel: Ints, a: { strides: Ints; pads: Ints; dilations: Ints; group: number }): Value {
+  const [, c, h, w] = x.shape as [Dim, number, Dim, Dim];
+  const grp = a.group;
+  const cg = c / grp;
+  const xT = grp === 1 ? g.Transpose(x, [1, 0, 2, 3]) : g.Reshape(g.Transpose(g.Reshape(x, [0, grp, cg, h, w]), [2, 1, 0, 3, 4]), [cg, -1, h, w]);
+  const r = g.Conv(xT, g.Transpose(gy, [1, 0, 2, 3]), undefined, { strides: a.dilations, dilations: a.strides, pads: a.pads, group: grp });
+  const [kh, kw] = kernel as [number, number];
+  const cropped = r.shape[2] === kh && r.shape[3] === kw ? r : g.Slice(r, [0, 0], [kh, kw], [2, 3]);
+  return g.Transpose(cropped, [1, 0, 2, 3]);
+}
+
+function convLike<K extends 'Conv' | 'ConvTranspose'>(
+  op: K,
+  rule: Omit<OpRule<K>, 'arity' | 'emit' | 'decode'>,
+  extra: (n: DecodeView) => Partial<OpAttrs[K]>,
+): OpRule<K> {
+  return {
+    arity: [2, 3],
+    emit: (ctx, { inputs, outputs, attrs, inputTypes }) => {
+      const kernel = (inputTypes[1] as TypeInfo).shape.slice(2) as number[];
+      const all: Record<string, AttrValue> = windowAttrs(attrs, kernel);
+      if (op === 'ConvTranspose') all.output_padding = ints((attrs as OpAttrs['ConvTranspose']).outputPadding);
+      ctx.node(op, inputs, outputs, all);
+    },
+    decode: {
+      onnx: op,
+      read: (n) => ({
+        attrs: { ...readWindow(n), ...extra(n) } as unknown as OpAttrs[K],
+        inputs: n.inputs.length === 3 && n.inputs[2] !== '' ? [0, 1, 2] : [0, 1],
+      }),
+    },
+    ...rule,
+  };
+}
+
+function checkConvInputs([x, w, b]: readonly TypeInfo[], what: string): { x: TypeInfo; w: TypeInfo } {
+  const [tx, tw] = [x as TypeInfo, w as TypeInfo];
+  requireDType(tx, F32_ONLY);
+  sameDType(tx, tw);
+  if (tx.shape.length !== 4 || tw.shape.length !== 4) fail(`${what} x must be [N, C, H, W] and W 4-D, got ${fmtDims(tx.shape)} and ${fmtDims(tw.shape)}`);
+  if (b) {
+    sameDType(tx, b);
+    if (b.shape.length !== 1) fail(`bias must be 1-D, got ${fmtDims(b.shape)}`);
+  }
+  for (const k of tw.shape.slice(2)) if (typeof k !== 'number') fail(`kernel dims must be static, got ${fmtDims(tw.shape)}`);
+  return { x: tx, w: tw };
+}
+
+export const convOps = {
+  Conv: convLike(
+    'Conv',
+    {
+      shape: (ins, { strides, pads, dilations, group }) => {
+        const { x, w } = checkConvInputs(ins, 'Conv');
+        checkWindow(strides, pads, dilations);
+        const [n, c, h, wd] = x.shape as [Dim, Dim, Dim, Dim];
+        const [o, cg, kh, kw] = w.shape as [Dim, Dim, number, number];
+        if (typeof cg === 'number' && typeof c === 'number' && cg * group !== c)
+          fail(`W ${fmtDims(w.shape)} with group ${group} needs ${cg * group} input channels, x has ${c}`);
+        if (typeof o === 'number' && o % group !== 0) fail(`${o} output channels are not divisible by group ${group}`);
+        if (ins[2] && !dimsAgree((ins[2] as TypeInfo).shape[0] as Dim, o)) fail(`bias must be [${o}], got ${fmtDims((ins[2] as TypeInfo).shape)}`);
+        const oh = windowOut(h, kh, strides[0] as number, pads[0] as number, pads[2] as number, dilations[0] as number);
+        const ow = windowOut(wd, kw, strides[1] as number, pads[1] as number, pads[3] as number, dilations[1] as number);
+        return [{ dtype: x.dtype, shape: [n, o, oh, ow] }];
+      },
+      // dx = ConvTranspose(gy, W) with output padding restoring H×W; dW by convWeightGrad; db = Σ gy.
+      vjp: (g, { inputs: [x, w, b], gys: [gy], attrs }) => {
+        if (!gy) return [null, null, null];
+        const [vx, vw] = [x as Value, w as Value];
+        const kernel = vw.shape.slice(2) as number[];
+        const outputPadding = [0, 1].map((i) => {
+          const full =
+            ((gy.shape[2 + i] as number) - 1) * (attrs.strides[i] as number) -
+            (attrs.pads[i] as number) -
+            (attrs.pads[i + 2] as number) +
+            (attrs.dilations[i] as number) * ((kernel[i] as number) - 1) +
+            1;
+          return (vx.shape[2 + i] as number) - full;
+        });
+        const dx = g.ConvTranspose(gy, vw, undefined, { ...attrs, outputPadding });
+        return [dx, convWeightGrad(g, vx, gy, kernel, attrs), b ? g.ReduceSum(gy, [0, 2, 3]) : null];
+      },
+    },
+    () => ({}),
+  ),
+
+  ConvTranspose: convLike(
+    'ConvTranspose',
+    {
+      shape: (ins, { strides, pads, dilations, group, outputPadding }) => {
+        const { x, w } = checkConvInputs(ins, 'ConvTranspose');
+        checkWindow(strides, pads, dilations);
+        const [n, c, h, wd] = x.shape as [Dim, Dim, Dim, Dim];
+        const [ci, og, kh, kw] = w.shape as [Dim, Dim, number, number];
+        if (!dimsAgree(ci, c)) fail(`W ${fmtDims(w.shape)} needs ${ci} input channels, x has ${c}`);
+        if (outputPadding.length !== 2 || outputPadding.some((p, i) => p < 0 || (p >= (strides[i] as number) && p >= (dilations[i] as number)))) {
+          fail(`outputPadding must be 2 ints below stride or dilation, got ${fmtDims(outputPadding)}`);
+        }
+        const size = (d: Dim, i: number, k: number): number => {
+          if (typeof d !== 'number') fail(`spatial dims must be static, got ${d}`);
+          return (
+            (d - 1) * (strides[i] as number) -
+            (pads[i] as number) -
+            (pads[i + 2] as number) +
+            (dilations[i] as number) * (k - 1) +
+            1 +
+            (outputPadding[i] as number)
+          );
+        };
+        const o: Dim = typeof og === 'number' ? og * group : `(${og}*${group})`;
+        return [{ dtype: x.dtype, shape: [n, o, size(h, 0, kh), size(wd, 1, kw)] }];
+      },
+      // dx = Conv(gy, W) (same window); dW = convWeightGrad with gy as the input and x as the gradient.
+      vjp: (g, { inputs: [x, w, b], gys: [gy], attrs }) => {
+        if (!gy) return [null, null, null];
+        const [vx, vw] = [x as Value, w as Value];
+        const win = { strides: attrs.strides, pads: attrs.pads, dilations: attrs.dilations, group: attrs.group };
+        const dx = g.Conv(gy, vw, undefined, win);
+        return [dx, convWeightGrad(g, gy, vx, vw.shape.slice(2) as number[], win), b ? g.ReduceSum(gy, [0, 2, 3]) : null];
+      },
+    },
+    (n) => {
+      if (n.attr('output_shape')) bad(n, 'output_shape is not supported; give output_padding');
+      return { outputPadding: readInts(n, 'output_padding', [0, 0]) };
+    },
+  ),
+} satisfies Partial<OpTable>;

@@ -1,0 +1,196 @@
+import { createHash } from 'node:crypto';
+import * as ort from 'onnxruntime-node';
+import { DTypeError, fmtDims, GraphError, ShapeError } from '../tensor/errors.js';
+import { numel, type Tensor } from '../tensor/tensor.js';
+import type { Graph } from './builder.js';
+import { type EncodeOptions, encode, liveSet } from './encode.js';
+import type { Dim, TypeInfo } from './types.js';
+
+export type ExecutionProvider = 'cpu' | 'cuda';
+
+export interface SessionOptions {
+  /** Threads inside an op (default: ORT's choice, all cores). Tests use 1 for determinism. */
+  readonly intraOpThreads?: number;
+  readonly interOpThreads?: number;
+  /** Providers in order of preference; unavailable ones fall back to CPU with one message. */
+  readonly executionProviders?: readonly ExecutionProvider[];
+  readonly optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Write an ORT profile (JSON) with this file prefix. */
+  readonly profilePrefix?: string;
+}
+
+export interface CompileOptions extends SessionOptions, EncodeOptions {}
+
+interface Entry {
+  readonly session: Promise<ort.InferenceSession>;
+  refs: number;
+}
+
+const cache = new Map<string, Entry>();
+let warnedProviders = false;
+
+ort.env.logLevel = 'error';
+
+async function createSession(bytes: Uint8Array, o: SessionOptions): Promise<ort.InferenceSession> {
+  const base: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: o.optimization ?? 'all',
+    executionMode: 'sequential',
+    ...(o.intraOpThreads !== undefined ? { intraOpNumThreads: o.intraOpThreads } : {}),
+    ...(o.interOpThreads !== undefined ? { interOpNumThreads: o.interOpThreads } : {}),
+    ...(o.profilePrefix ? { enableProfiling: true, profileFilePrefix: o.profilePrefix } : {}),
+  };
+  const eps = o.executionProviders ?? ['cpu'];
+  if (eps.some((e) => e !== 'cpu')) {
+    try {
+      return await ort.InferenceSession.create(bytes, { ...base, executionProviders: [...eps] });
+    } catch (e) {
+      if (!warnedProviders) {
+        warnedProviders = true;
+        console.warn(`apt-prune: execution providers [${eps.join(', ')}] unavailable (${(e as Error).message.split('\n')[0]}); using CPU`);
+      }
+    }
+  }
+  return ort.InferenceSession.create(bytes, { ...base, executionProviders: ['cpu'] });
+}
+
+/**
+ * A compiled graph: one ORT session (shared through a cache keyed by the model bytes and session
+ * options), with feeds checked against the graph's declared types before ORT sees them.
+ */
+export class Session implements Disposable {
+  private disposed = false;
+
+  private constructor(
+    private readonly key: string,
+    private readonly ortSession: ort.InferenceSession,
+    /** Declared graph inputs the model reads, by name. */
+    readonly inputs: ReadonlyMap<string, TypeInfo>,
+    /** Graph inputs the model does not read (feeds for them are accepted and ignored). */
+    private readonly unused: ReadonlySet<string>,
+    readonly outputNames: readonly string[],
+    /** The encoded model (the cache key is its hash). */
+    readonly bytes: Uint8Array,
+  ) {}
+
+  /** @internal */
+  static async open(g: Graph, opts: CompileOptions): Promise<Session> {
+    const bytes = encode(g, opts);
+    const so: SessionOptions = {
+      intraOpThreads: opts.intraOpThreads,
+      interOpThreads: opts.interOpThreads,
+      executionProviders: opts.executionProviders,
+      optimization: opts.optimization,
+      profilePrefix: opts.profilePrefix,
+    } as SessionOptions;
+    const key = createHash('sha256').update(bytes).update(JSON.stringify(so)).digest('hex');
+    let entry = cache.get(key);
+    if (!entry) {
+      entry = { session: createSession(bytes, so), refs: 0 };
+      cache.set(key, entry);
+    }
+    entry.refs++;
+    let s: ort.InferenceSession;
+    try {
+      s = await entry.session;
+    } catch (e) {
+      cache.delete(key);
+      throw new GraphError('compile', `ONNX Runtime rejected graph '${g.name}': ${(e as Error).message}`);
+    }
+    const live = liveSet(g).values;
+    const baked = opts.initializers ?? {};
+    const inputs = new Map<string, TypeInfo>();
+    const unused = new Set<string>();
+    for (const v of g.inputs) {
+      const name = (v.source as { name: string }).name;
+      if (baked[name]) continue;
+      if (live.has(v)) inputs.set(name, { dtype: v.dtype, shape: v.shape });
+      else unused.add(name);
+    }
+    return new Session(
+      key,
+      s,
+      inputs,
+      unused,
+      g.outputs.map((o) => o.name),
+      bytes,
+    );
+  }
+
+  /**
+   * Runs the model. `feeds` must give every input the model reads, with the declared dtype and
+   * dims (a symbol such as 'B' must take the same size everywhere). Returns plain tensors
+   * (`{ type, dims, data }`), for every output or for the names in `fetch`.
+   */
+  async run(feeds: Readonly<Record<string, Tensor>>, fetch?: readonly string[]): Promise<Record<string, Tensor>> {
+    if (this.disposed) throw new GraphError('Session.run', 'session was disposed');
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    const bound = new Map<string, number>();
+    for (const name of Object.keys(feeds)) {
+      if (!this.inputs.has(name) && !this.unused.has(name)) {
+        throw new GraphError('Session.run', `unknown input '${name}'; inputs are ${[...this.inputs.keys()].join(', ')}`);
+      }
+    }
+    for (const [name, t] of this.inputs) {
+      const f = feeds[name];
+      if (!f) throw new GraphError('Session.run', `missing input '${name}' (${fmtDims(t.shape)} ${t.dtype})`);
+      checkFeed(name, f, t, bound);
+      ortFeeds[name] = new ort.Tensor(f.type, f.data as never, [...f.dims]);
+    }
+    const want = fetch ?? this.outputNames;
+    for (const n of want)
+      if (!this.outputNames.includes(n)) throw new GraphError('Session.run', `unknown output '${n}'; outputs are ${this.outputNames.join(', ')}`);
+    const res = await this.ortSession.run(ortFeeds, [...want]);
+    const out: Record<string, Tensor> = {};
+    for (const n of want) {
+      const r = res[n] as ort.Tensor;
+      out[n] = { type: r.type as Tensor['type'], dims: [...r.dims], data: r.data as Tensor['data'] };
+    }
+    return out;
+  }
+
+  /** Releases this handle; the ORT session is released when its last handle goes. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    const entry = cache.get(this.key);
+    if (entry && --entry.refs <= 0) {
+      cache.delete(this.key);
+      void this.ortSession.release();
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+function checkFeed(name: string, f: Tensor, t: TypeInfo, bound: Map<string, number>): void {
+  if (!f || typeof f !== 'object' || !('data' in f)) throw new DTypeError('Session.run', `input '${name}' must be a Tensor, got ${String(f)}`);
+  if (f.type !== t.dtype) throw new DTypeError('Session.run', `input '${name}' must be ${t.dtype}, got ${f.type}`);
+  const bad = () => new ShapeError('Session.run', `input '${name}' must be ${fmtDims(t.shape)}, got ${fmtDims(f.dims)}`);
+  if (f.dims.length !== t.shape.length) throw bad();
+  t.shape.forEach((d: Dim, i) => {
+    const got = f.dims[i] as number;
+    if (typeof d === 'number') {
+      if (d !== got) throw bad();
+    } else {
+      const prev = bound.get(d);
+      if (prev !== undefined && prev !== got) {
+        throw new ShapeError('Session.run', `input '${name}' axis ${i} is '${d}' = ${got}, but another input bound '${d}' = ${prev}`);
+      }
+      bound.set(d, got);
+    }
+  });
+  if (f.data.length !== numel(f.dims))
+    throw new ShapeError('Session.run', `input '${name}' has ${f.data.length} elements, dims ${fmtDims(f.dims)} need ${numel(f.dims)}`);
+}
+
+/** Compiles a graph into a (cached) ORT session. Dispose it when done. */
+export function compile(g: Graph, opts: CompileOptions = {}): Promise<Session> {
+  return Session.open(g, opts);
+}
+
+/** Number of distinct ORT sessions alive in the cache (for leak checks). */
+export function cachedSessionCount(): number {
+  return cache.size;
+}
