@@ -69,8 +69,8 @@ export class Graph extends OpMethods {
 
   /** Declares `value` a graph output called `name`. */
   output(name: string, value: Value): Value {
-    this.checkName('Graph.output', name);
     this.own('Graph.output', value);
+    this.checkName('Graph.output', name);
     this.outputs.push({ name, value });
     return value;
   }
@@ -116,12 +116,12 @@ export class Graph extends OpMethods {
 
   private leafInput(kind: 'input' | 'param', name: string, dtype: DType, dims: readonly Dim[]): Value {
     const where = kind === 'input' ? 'Graph.input' : 'Graph.param';
-    this.checkName(where, name);
     if (!isDType(dtype)) throw new DTypeError(where, `'${name}': unknown dtype ${String(dtype)}`);
     for (const d of dims) {
       const ok = typeof d === 'string' ? d.length > 0 : Number.isInteger(d) && d >= 0;
       if (!ok) throw new ShapeError(where, `'${name}': dims must be sizes >= 0 or symbol names, got ${fmtDims(dims)}`);
     }
+    this.checkName(where, name); // last: a refused declaration must not reserve its name
     const v = this.leaf({ kind, name }, dtype, dims);
     this.inputs.push(v);
     dims.forEach((d, axis) => {

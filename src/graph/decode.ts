@@ -1,9 +1,10 @@
 import type onnxProto from 'onnx-proto';
-import { OnnxFormatError } from '../tensor/errors.js';
-import { isDType, type Tensor } from '../tensor/tensor.js';
+import { DTypeError, GraphError, OnnxFormatError, ShapeError } from '../tensor/errors.js';
+import { isDType, type Tensor, toNumbers } from '../tensor/tensor.js';
 import { Graph } from './builder.js';
 import { onnx, protoToAttr, protoToTensor } from './onnx-proto.js';
 import { DTYPE_OF_ONNX, ops } from './ops/index.js';
+import { RuleError } from './shape.js';
 import type { AttrValue, DecodeView, Dim, OpName, Value } from './types.js';
 
 export interface DecodeOptions {
@@ -55,6 +56,16 @@ function parse(bytes: Uint8Array) {
  */
 export function decode(bytes: Uint8Array, opts: DecodeOptions = {}): DecodedModel {
   const model = parse(bytes);
+  try {
+    return build(model, opts);
+  } catch (e) {
+    // A malformed model reaches the builder as bad names, shapes or types: report it as a format error.
+    if (e instanceof OnnxFormatError || !(e instanceof GraphError || e instanceof ShapeError || e instanceof DTypeError || e instanceof RuleError)) throw e;
+    throw new OnnxFormatError('decode', e.message);
+  }
+}
+
+function build(model: onnxProto.onnx.ModelProto, opts: DecodeOptions): DecodedModel {
   const gp = model.graph;
   if (!gp) throw new OnnxFormatError('decode', 'model has no graph');
   const opset = Number(model.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx')?.version ?? 0);
@@ -98,6 +109,18 @@ export function decode(bytes: Uint8Array, opts: DecodeOptions = {}): DecodedMode
       if (!a || !('tensor' in a)) throw new OnnxFormatError(where, 'only Constant with a tensor value is supported');
       constants.set(np.output[0] as string, a.tensor);
       values.set(np.output[0] as string, g.constant(a.tensor));
+      continue;
+    }
+    if (np.opType === 'ConstantOfShape') {
+      // Our ConstantOfShape takes its shape as an attribute, so the ONNX shape input must be constant.
+      const shape = constants.get(np.input[0] ?? '');
+      if (!shape) throw new OnnxFormatError(where, 'input 0 (shape) must be a constant; data-dependent shapes are not supported');
+      const dims = toNumbers(shape);
+      if (!dims.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new OnnxFormatError(where, `shape must be sizes >= 0, got [${dims.join(',')}]`);
+      const a = attrs.get('value');
+      if (a && !('tensor' in a && a.tensor.data.length === 1)) throw new OnnxFormatError(where, 'value must be a one-element tensor');
+      const value = a && 'tensor' in a ? a.tensor : { type: 'float32' as const, data: [0] };
+      bind(np.output[0] as string, g.ConstantOfShape(dims, Number(value.data[0]), value.type));
       continue;
     }
     const view: DecodeView = {

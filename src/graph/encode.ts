@@ -16,7 +16,11 @@ export interface EncodeOptions {
 /** Outputs an op may leave unnamed when nothing reads them (ONNX optional outputs). */
 const OPTIONAL_OUTPUTS: Partial<Record<string, readonly number[]>> = { MaxPool: [1] };
 
-/** Nodes that an output depends on, and the graph inputs they read. */
+/**
+ * Nodes that an output depends on, and the graph inputs they read. A symbol that live values use
+ * but no live graph input carries (`zerosLike(x)` reads only x's shape) brings in the input that
+ * introduced it, so its run-time size can be read.
+ */
 export function liveSet(g: Graph): { nodes: Set<Node>; values: Set<Value> } {
   const nodes = new Set<Node>();
   const values = new Set<Value>();
@@ -28,6 +32,16 @@ export function liveSet(g: Graph): { nodes: Set<Node>; values: Set<Value> } {
     if (v.source.kind === 'node' && !nodes.has(v.source.node)) {
       nodes.add(v.source.node);
       stack.push(...v.source.node.inputs);
+    }
+  }
+  const carried = new Set(g.inputs.filter((v) => values.has(v)).flatMap((v) => v.shape));
+  for (const v of [...values]) {
+    for (const d of v.shape) {
+      const origin = typeof d === 'string' && !carried.has(d) ? g.symbols.get(d) : undefined;
+      if (origin) {
+        values.add(origin.value);
+        for (const e of origin.value.shape) carried.add(e);
+      }
     }
   }
   return { nodes, values };
@@ -206,7 +220,10 @@ export function toModelProto(g: Graph, opts: EncodeOptions = {}): ModelProto {
   });
 }
 
-/** Graph → ONNX bytes that ONNX Runtime (any language) and `onnx.checker` accept. */
+/**
+ * Graph → ONNX bytes that ONNX Runtime (any language) and `onnx.checker` accept. A plain, owned
+ * Uint8Array: protobufjs returns a Node Buffer carved from a shared pool, whose `slice` is a view.
+ */
 export function encode(g: Graph, opts: EncodeOptions = {}): Uint8Array {
-  return onnx.ModelProto.encode(toModelProto(g, opts)).finish();
+  return new Uint8Array(onnx.ModelProto.encode(toModelProto(g, opts)).finish());
 }

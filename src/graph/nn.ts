@@ -1,4 +1,4 @@
-import { fmtDims, ShapeError } from '../tensor/errors.js';
+import { DTypeError, fmtDims, ShapeError, ValueError } from '../tensor/errors.js';
 import type { Graph } from './builder.js';
 import type { Dim, Value } from './types.js';
 
@@ -55,10 +55,10 @@ export interface CrossEntropyOptions {
 export function softmaxCrossEntropy(g: Graph, logits: Value, labels: Value, opts: CrossEntropyOptions = {}): Value {
   const where = `softmaxCrossEntropy '${g.scopePath}'`;
   if (logits.shape.length !== 2) throw new ShapeError(where, `logits must be [B, K], got ${fmtDims(logits.shape)}`);
-  if (labels.shape.length !== 1 || labels.dtype !== 'int64')
-    throw new ShapeError(where, `labels must be [B] int64, got ${fmtDims(labels.shape)} ${labels.dtype}`);
+  if (labels.shape.length !== 1) throw new ShapeError(where, `labels must be [B] int64, got ${fmtDims(labels.shape)} ${labels.dtype}`);
+  if (labels.dtype !== 'int64') throw new DTypeError(where, `labels must be [B] int64, got ${fmtDims(labels.shape)} ${labels.dtype}`);
   const eps = opts.labelSmoothing ?? 0;
-  if (!(eps >= 0 && eps < 1)) throw new ShapeError(where, `labelSmoothing must be in [0, 1), got ${eps}`);
+  if (!(eps >= 0 && eps < 1)) throw new ValueError(where, `labelSmoothing must be in [0, 1), got ${eps}`);
   const logp = g.LogSoftmax(logits, 1);
   const nll = g.Neg(g.Squeeze(g.GatherElements(logp, g.Unsqueeze(labels, [1]), 1), [1]));
   let perSample = nll;

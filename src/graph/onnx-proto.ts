@@ -39,21 +39,25 @@ export function protoToTensor(p: onnxProto.onnx.ITensorProto, where: string): Te
     throw new OnnxFormatError(where, `tensor '${p.name}' has invalid dims [${dims.join(',')}]`);
   }
   const n = numel(dims);
-  const data = allocate(type, n);
+  // Sizes are checked against the data actually present before allocating, so a few bytes of
+  // malformed dims cannot request gigabytes.
   if (p.rawData && p.rawData.length > 0) {
-    if (p.rawData.length !== data.byteLength) {
-      throw new OnnxFormatError(where, `tensor '${p.name}' raw_data has ${p.rawData.length} bytes, dims [${dims.join(',')}] ${type} need ${data.byteLength}`);
+    const need = n * allocate(type, 0).BYTES_PER_ELEMENT;
+    if (p.rawData.length !== need) {
+      throw new OnnxFormatError(where, `tensor '${p.name}' raw_data has ${p.rawData.length} bytes, dims [${dims.join(',')}] ${type} need ${need}`);
     }
+    const data = allocate(type, n);
     new Uint8Array(data.buffer).set(p.rawData);
-  } else {
-    const src: readonly (number | { toNumber(): number })[] =
-      (type === 'float32' ? p.floatData : type === 'float64' ? p.doubleData : type === 'int64' ? (p.int64Data as never) : p.int32Data) ?? [];
-    if (src.length !== n) throw new OnnxFormatError(where, `tensor '${p.name}' holds ${src.length} values, dims [${dims.join(',')}] need ${n}`);
-    const vals = longsToNumbers(src);
-    if (data instanceof BigInt64Array) {
-      for (let i = 0; i < n; i++) data[i] = BigInt(vals[i] as number);
-    } else (data as Float64Array).set(vals);
+    return { type, dims, data };
   }
+  const src: readonly (number | { toNumber(): number })[] =
+    (type === 'float32' ? p.floatData : type === 'float64' ? p.doubleData : type === 'int64' ? (p.int64Data as never) : p.int32Data) ?? [];
+  if (src.length !== n) throw new OnnxFormatError(where, `tensor '${p.name}' holds ${src.length} values, dims [${dims.join(',')}] need ${n}`);
+  const vals = longsToNumbers(src);
+  const data = allocate(type, n);
+  if (data instanceof BigInt64Array) {
+    for (let i = 0; i < n; i++) data[i] = BigInt(vals[i] as number);
+  } else (data as Float64Array).set(vals);
   return { type, dims, data };
 }
 

@@ -25,17 +25,19 @@ function ref(v: Value): string {
 export function printGraph(g: Graph): string {
   const lines = [`graph ${g.name}`];
   const shown = new Set<Value>();
+  const showConstant = (v: Value) => {
+    if (v.source.kind === 'constant' && v.source.tensor.dims.length > 0 && !shown.has(v)) {
+      shown.add(v);
+      lines.push(`  %${v.id}:${typeStr(v)} = Constant`);
+    }
+  };
   for (const v of g.inputs) lines.push(`  ${v.source.kind === 'param' ? 'param' : 'input'} %${valueName(v)}:${typeStr(v)}`);
   for (const n of g.nodes) {
-    for (const v of n.inputs) {
-      if (v.source.kind === 'constant' && v.source.tensor.dims.length > 0 && !shown.has(v)) {
-        shown.add(v);
-        lines.push(`  %${v.id}:${typeStr(v)} = Constant`);
-      }
-    }
+    n.inputs.forEach(showConstant);
     const outs = n.outputs.map((o) => `%${o.id}:${typeStr(o)}`).join(', ');
     lines.push(`  ${outs} = ${n.op}${attrStr(n.attrs)} ${n.inputs.map(ref).join(' ')}`.trimEnd());
   }
+  for (const o of g.outputs) showConstant(o.value);
   for (const o of g.outputs) lines.push(`  output ${o.name} = ${ref(o.value)}`);
   return lines.join('\n');
 }

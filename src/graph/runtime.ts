@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as ort from 'onnxruntime-node';
 import { DTypeError, fmtDims, GraphError, ShapeError } from '../tensor/errors.js';
-import { numel, type Tensor } from '../tensor/tensor.js';
+import { allocate, numel, type Tensor } from '../tensor/tensor.js';
 import type { Graph } from './builder.js';
 import { type EncodeOptions, encode, liveSet } from './encode.js';
 import type { Dim, TypeInfo } from './types.js';
@@ -165,8 +165,17 @@ export class Session implements Disposable {
 }
 
 function checkFeed(name: string, f: Tensor, t: TypeInfo, bound: Map<string, number>): void {
-  if (!f || typeof f !== 'object' || !('data' in f)) throw new DTypeError('Session.run', `input '${name}' must be a Tensor, got ${String(f)}`);
+  if (!f || typeof f !== 'object' || !('data' in f) || !Array.isArray(f.dims)) {
+    throw new DTypeError(
+      'Session.run',
+      `input '${name}' must be a Tensor { type, dims, data }, got ${f && typeof f === 'object' ? JSON.stringify(Object.keys(f)) : typeof f}`,
+    );
+  }
   if (f.type !== t.dtype) throw new DTypeError('Session.run', `input '${name}' must be ${t.dtype}, got ${f.type}`);
+  const storage = allocate(t.dtype, 0).constructor;
+  if (!(f.data instanceof storage)) {
+    throw new DTypeError('Session.run', `input '${name}' (${t.dtype}) needs data in a ${storage.name}, got ${(f.data as object)?.constructor?.name}`);
+  }
   const bad = () => new ShapeError('Session.run', `input '${name}' must be ${fmtDims(t.shape)}, got ${fmtDims(f.dims)}`);
   if (f.dims.length !== t.shape.length) throw bad();
   t.shape.forEach((d: Dim, i) => {

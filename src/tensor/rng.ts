@@ -94,6 +94,7 @@ export class Rng {
 
   /** Random permutation of 0..n-1 (Fisher–Yates, last index first). */
   permutation(n: number): Int32Array {
+    if (!Number.isInteger(n) || n < 0) throw new ValueError('Rng.permutation', `n must be an integer >= 0, got ${n}`);
     const p = new Int32Array(n);
     for (let i = 0; i < n; i++) p[i] = i;
     for (let i = n - 1; i > 0; i--) {
@@ -127,13 +128,13 @@ export class Rng {
   }
 
   /** Fills `out` with uniform [lo, hi) draws. */
-  fillUniform(out: Float32Array | Float64Array, lo = 0, hi = 1): typeof out {
+  fillUniform<T extends Float32Array | Float64Array>(out: T, lo = 0, hi = 1): T {
     for (let i = 0; i < out.length; i++) out[i] = this.uniform(lo, hi);
     return out;
   }
 
   /** Fills `out` with normal draws. */
-  fillNormal(out: Float32Array | Float64Array, mean = 0, std = 1): typeof out {
+  fillNormal<T extends Float32Array | Float64Array>(out: T, mean = 0, std = 1): T {
     for (let i = 0; i < out.length; i++) out[i] = this.normal(mean, std);
     return out;
   }

@@ -1,4 +1,4 @@
-import { DTypeError, fmtDims, ShapeError } from './errors.js';
+import { DTypeError, fmtDims, ShapeError, ValueError } from './errors.js';
 
 /** Element types the library uses; names and TypedArrays follow onnxruntime-common. */
 export interface DataTypeMap {
@@ -52,6 +52,16 @@ function checkDims(where: string, dims: readonly number[]): void {
   }
 }
 
+function checkDType(where: string, type: unknown): void {
+  if (!isDType(type)) throw new DTypeError(where, `type must be one of ${DTYPES.join(', ')}, got ${String(type)}`);
+}
+
+/** A number as an int64 element: truncated toward zero (as numpy's astype); NaN/±Inf refused. */
+function toInt64(where: string, v: number): bigint {
+  if (!Number.isFinite(v)) throw new ValueError(where, `cannot store ${v} in an int64 tensor`);
+  return BigInt(Math.trunc(v));
+}
+
 /** Allocates zero-filled storage for `n` elements of `type`. */
 export function allocate<T extends DType>(type: T, n: number): DataTypeMap[T] {
   return new CTORS[type](n) as DataTypeMap[T];
@@ -86,9 +96,10 @@ export function tensor<T extends DType>(data: DataTypeMap[T], dims: readonly num
 /** `[...dims]` of `value`; bigint for int64. */
 export function full<T extends DType>(dims: readonly number[], value: number, type: T): Tensor<T> {
   checkDims('full', dims);
+  checkDType('full', type);
   const data = allocate(type, numel(dims));
-  if (data instanceof BigInt64Array) data.fill(BigInt(value));
-  else (data as Float32Array).fill(value);
+  if (data instanceof BigInt64Array) data.fill(toInt64('full', value));
+  else (data as Float32Array).fill(type === 'bool' ? Number(value !== 0) : value);
   return { type, dims: [...dims], data };
 }
 
@@ -103,11 +114,13 @@ export function ones<T extends DType = 'float32'>(dims: readonly number[], type:
 /** 1-D `[start, start+step, …)` below `stop`, like `numpy.arange`. */
 export function arange<T extends DType = 'float32'>(start: number, stop: number, step = 1, type: T = 'float32' as T): Tensor<T> {
   if (step === 0 || !Number.isFinite(step)) throw new ShapeError('arange', `step must be finite and non-zero, got ${step}`);
+  if (!Number.isFinite(start) || !Number.isFinite(stop)) throw new ShapeError('arange', `start and stop must be finite, got ${start} and ${stop}`);
+  checkDType('arange', type);
   const n = Math.max(0, Math.ceil((stop - start) / step));
   const data = allocate(type, n);
   for (let i = 0; i < n; i++) {
     const v = start + i * step;
-    if (data instanceof BigInt64Array) data[i] = BigInt(v);
+    if (data instanceof BigInt64Array) data[i] = toInt64('arange', v);
     else (data as Float32Array)[i] = v;
   }
   return { type, dims: [n], data };
@@ -132,12 +145,18 @@ export function reshape<T extends DType>(t: Tensor<T>, dims: readonly number[]):
   return { type: t.type, dims: [...dims], data: t.data };
 }
 
-/** Converts storage to another dtype (copy). int64 ↔ float goes through Number. */
+/**
+ * Converts storage to another dtype (copy). int64 ↔ float goes through Number; to bool, nonzero
+ * becomes 1 (as ONNX Cast); other integer targets truncate and wrap as TypedArrays do.
+ */
 export function cast<T extends DType>(t: Tensor, type: T): Tensor<T> {
+  checkDType('cast', type);
   const out = allocate(type, t.data.length);
   const src = t.data;
   if (out instanceof BigInt64Array) {
-    for (let i = 0; i < src.length; i++) out[i] = BigInt(Math.trunc(Number(src[i])));
+    for (let i = 0; i < src.length; i++) out[i] = typeof src[i] === 'bigint' ? (src[i] as bigint) : toInt64('cast', src[i] as number);
+  } else if (type === 'bool') {
+    for (let i = 0; i < src.length; i++) (out as Uint8Array)[i] = Number(src[i] !== 0 && src[i] !== 0n);
   } else if (src instanceof BigInt64Array) {
     for (let i = 0; i < src.length; i++) (out as Float64Array)[i] = Number(src[i]);
   } else {

@@ -42,7 +42,10 @@ export interface OptimizerState {
 function checkGrad(where: string, name: string, p: Tensor<'float32'>, gr: Tensor | undefined): Float32Array | null {
   if (!gr) return null;
   if (gr.type !== 'float32') throw new DTypeError(where, `gradient of '${name}' must be float32, got ${gr.type}`);
-  if (gr.data.length !== p.data.length) throw new ShapeError(where, `gradient of '${name}' is ${fmtDims(gr.dims)}, parameter is ${fmtDims(p.dims)}`);
+  const sameDims = gr.dims.length === p.dims.length && gr.dims.every((d, i) => d === p.dims[i]);
+  if (!sameDims || gr.data.length !== p.data.length) {
+    throw new ShapeError(where, `gradient of '${name}' is ${fmtDims(gr.dims)} (${gr.data.length} values), parameter is ${fmtDims(p.dims)}`);
+  }
   return gr.data as Float32Array;
 }
 
@@ -134,7 +137,8 @@ export class SGD extends Optimizer {
 
 /**
  * AdamW as PyTorch (decoupled decay): p ← p·(1 − lr·wd); m, v moments with bias correction;
- * p ← p − lr·m̂/(√v̂ + ε).
+ * p ← p − lr·m̂/(√v̂ + ε). As in PyTorch, each parameter counts its own steps (`<name>.step`), so
+ * one that first gets a gradient late still takes a bias-corrected first step.
  */
 export class AdamW extends Optimizer {
   constructor(
@@ -152,11 +156,13 @@ export class AdamW extends Optimizer {
     this.stepCount++;
     const [b1, b2] = this.opts.betas ?? [0.9, 0.999];
     const eps = this.opts.eps ?? 1e-8;
-    const c1 = 1 - b1 ** this.stepCount;
-    const c2 = 1 - b2 ** this.stepCount;
     for (const [name, p] of this.params) {
       const gr = checkGrad('AdamW.update', name, p, grads[name]);
       if (!gr) continue;
+      const steps = this.buffer(`${name}.step`, 1).buf;
+      steps[0] = (steps[0] as number) + 1;
+      const c1 = 1 - b1 ** (steps[0] as number);
+      const c2 = 1 - b2 ** (steps[0] as number);
       const o = this.groupOf(name);
       const wd = o.weightDecay ?? this.opts.weightDecay ?? 0;
       const rate = lr * (o.lrScale ?? 1);
