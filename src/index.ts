@@ -2,13 +2,19 @@
  * apt-prune: composable pruning primitives for vision models on ONNX Runtime.
  *
  * Namespaces: `tensor` (Tensor, Rng, errors), `graph` (builder, autodiff, ONNX, sessions),
- * `train` (optimizers, schedules, losses). The headline types are re-exported at the top level.
+ * `vit` (ViT blocks and models), `reward` (pure APT reward functions), `train` (optimizers,
+ * schedules, gradient steps), `data` (Fashion-MNIST, MNIST, IDX, batches), `io` (safetensors,
+ * checkpoints). The headline classes and functions are re-exported at the top level.
  */
 
+export * as data from './data/index.js';
 export { backward } from './graph/backward.js';
 export { Graph } from './graph/builder.js';
 export * as graph from './graph/index.js';
 export { compile, Session } from './graph/runtime.js';
+export * as io from './io/index.js';
+export { readSafetensors, writeSafetensors } from './io/safetensors.js';
+export * as reward from './reward/index.js';
 export {
   CheckpointError,
   DTypeError,
@@ -23,3 +29,4 @@ export * as tensor from './tensor/index.js';
 export { Rng } from './tensor/rng.js';
 export type { DType, Tensor } from './tensor/tensor.js';
 export * as train from './train/index.js';
+export * as vit from './vit/index.js';

@@ -1,0 +1,13 @@
+/** `npm run bench -- <name> [args]`: runs bench/<name>.ts (engine, vit, apt, resrep, cops, sret). */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+
+const [name, ...rest] = process.argv.slice(2);
+const dir = new URL('.', import.meta.url).pathname;
+const available = readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'run.ts').map((f) => f.replace(/\.ts$/, ''));
+if (!name || !existsSync(`${dir}${name}.ts`)) {
+  console.error(`usage: npm run bench -- <${available.join('|')}> [args]`);
+  process.exit(2);
+}
+const r = spawnSync(process.execPath, ['--import', 'tsx', `${dir}${name}.ts`, ...rest], { stdio: 'inherit' });
+process.exit(r.status ?? 1);

@@ -1,0 +1,68 @@
+import { compile, type Session, type SessionOptions } from '../graph/runtime.js';
+import { DTypeError, fmtDims, ShapeError } from '../tensor/errors.js';
+import { Rng } from '../tensor/rng.js';
+import { clone, type Tensor } from '../tensor/tensor.js';
+import { resolveConfig, type VitConfig, type VitPreset } from './config.js';
+import { inferenceGraph } from './model.js';
+import { checkStateDict, type InitOptions, initParams } from './params.js';
+
+/** A ViT: its config and its parameters, keyed as timm keys them. */
+export interface VitModel {
+  readonly config: VitConfig;
+  readonly params: Record<string, Tensor<'float32'>>;
+}
+
+export interface CreateOptions extends InitOptions {
+  readonly seed?: number;
+}
+
+/** A freshly initialised ViT (`vit.create('fmnist-vit-t', { seed: 0 })`). */
+export function create(presetOrConfig: VitPreset | VitConfig, opts: CreateOptions = {}): VitModel {
+  const config = resolveConfig(presetOrConfig);
+  return { config, params: initParams(config, new Rng(opts.seed ?? 0), opts) };
+}
+
+/** A ViT from a timm-keyed state dict (validated: missing/extra keys → CheckpointError, shapes → ShapeError). */
+export function fromStateDict(presetOrConfig: VitPreset | VitConfig, stateDict: Readonly<Record<string, Tensor>>): VitModel {
+  const config = resolveConfig(presetOrConfig);
+  checkStateDict('vit.fromStateDict', config, stateDict);
+  const params: Record<string, Tensor<'float32'>> = {};
+  for (const k of Object.keys(stateDict).sort()) params[k] = stateDict[k] as Tensor<'float32'>;
+  return { config, params };
+}
+
+/** The parameters as a timm-keyed state dict (copies). */
+export function toStateDict(model: VitModel): Record<string, Tensor<'float32'>> {
+  return Object.fromEntries(Object.entries(model.params).map(([k, t]) => [k, clone(t)]));
+}
+
+/** Throws unless `images` is [B, C, H, W] float32 for `c`. */
+export function checkImages(where: string, c: VitConfig, images: Tensor): void {
+  const want = [c.inChans, c.imageSize, c.imageSize];
+  if (images?.type !== 'float32') throw new DTypeError(where, `images must be float32 [B, ${want.join(', ')}], got ${images?.type}`);
+  if (images.dims.length !== 4 || images.dims[0] === 0 || images.dims.slice(1).some((d, i) => d !== want[i])) {
+    throw new ShapeError(where, `images must be [B, ${want.join(', ')}] float32, got ${fmtDims(images.dims)} ${images.type}`);
+  }
+}
+
+const sessions = new Map<string, Promise<Session>>();
+
+/** The cached inference session of a config (weights fed as inputs, so one session serves every model). */
+export function inferenceSession(c: VitConfig, opts: SessionOptions = {}): Promise<Session> {
+  const key = JSON.stringify([c, opts]);
+  let s = sessions.get(key);
+  if (!s) {
+    s = compile(inferenceGraph(c), opts);
+    sessions.set(key, s);
+    s.catch(() => sessions.delete(key));
+  }
+  return s;
+}
+
+/** Logits [B, classes] for normalised images [B, C, H, W] float32; any batch size. */
+export async function forward(model: VitModel, images: Tensor, opts: SessionOptions = {}): Promise<Tensor<'float32'>> {
+  checkImages('vit.forward', model.config, images);
+  const s = await inferenceSession(model.config, opts);
+  const out = await s.run({ ...model.params, images });
+  return out.logits as Tensor<'float32'>;
+}
