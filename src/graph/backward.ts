@@ -2,7 +2,7 @@ import { fmtDims, GraphError } from '../tensor/errors.js';
 import type { Graph } from './builder.js';
 import { valueName } from './builder.js';
 import { ops } from './ops/index.js';
-import { dimsAgree, FLOATS } from './shape.js';
+import { dimsAgree, FLOATS, shapesEqual } from './shape.js';
 import type { Node, Value, Vjp } from './types.js';
 
 export interface BackwardOptions {
@@ -83,7 +83,9 @@ export function backward(g: Graph, loss: Value, wrt: readonly Value[], opts: Bac
       if (!ok) {
         throw new GraphError(`backward ${node.op}`, `VJP for input ${k} gave ${fmtDims(gx.shape)} ${gx.dtype}, input is ${fmtDims(x.shape)} ${x.dtype}`);
       }
-      accumulate(x, gx);
+      // A VJP may know a symbolic dim only as an expression (`(B[1:-1:1]+2)` for B): restate x's own
+      // shape, so the gradient composes with x-shaped values (updates, HVP directions, other terms).
+      accumulate(x, shapesEqual(gx.shape, x.shape) ? gx : g.Reshape(gx, x.shape));
     });
   }
   return wrt.map((v) => grads.get(v) ?? g.zerosLike(v));

@@ -1,6 +1,6 @@
 import { fmtDims } from '../../tensor/errors.js';
 import type { Graph } from '../builder.js';
-import { dimsAgree, F32_ONLY, fail, requireDType, sameDType } from '../shape.js';
+import { dimProduct, dimsAgree, F32_ONLY, fail, requireDType, sameDType } from '../shape.js';
 import type { AttrValue, DecodeView, Dim, OpAttrs, OpRule, OpTable, TypeInfo, Value } from '../types.js';
 import { bad, int, ints, readInt, readInts, requireAttr } from './helpers.js';
 
@@ -138,8 +138,9 @@ export const convOps = {
         const [n, c, h, wd] = x.shape as [Dim, Dim, Dim, Dim];
         const [ci, og, kh, kw] = w.shape as [Dim, Dim, number, number];
         if (!dimsAgree(ci, c)) fail(`W ${fmtDims(w.shape)} needs ${ci} input channels, x has ${c}`);
-        if (outputPadding.length !== 2 || outputPadding.some((p, i) => p < 0 || (p >= (strides[i] as number) && p >= (dilations[i] as number)))) {
-          fail(`outputPadding must be 2 ints below stride or dilation, got ${fmtDims(outputPadding)}`);
+        // ONNX allows below stride *or* dilation, but ORT's kernel refuses any outputPadding >= stride.
+        if (outputPadding.length !== 2 || outputPadding.some((p, i) => !Number.isInteger(p) || p < 0 || p >= (strides[i] as number))) {
+          fail(`outputPadding must be 2 ints >= 0 below the strides ${fmtDims(strides)}, got ${fmtDims(outputPadding)}`);
         }
         const size = (d: Dim, i: number, k: number): number => {
           if (typeof d !== 'number') fail(`spatial dims must be static, got ${d}`);
@@ -152,7 +153,8 @@ export const convOps = {
             (outputPadding[i] as number)
           );
         };
-        const o: Dim = typeof og === 'number' ? og * group : `(${og}*${group})`;
+        // A symbolic og stays itself for group 1 (the VJP of Conv's weight-gradient conv puts B there).
+        const o = dimProduct([og, group]);
         return [{ dtype: x.dtype, shape: [n, o, size(h, 0, kh), size(wd, 1, kw)] }];
       },
       // dx = Conv(gy, W) (same window); dW = convWeightGrad with gy as the input and x as the gradient.

@@ -1,6 +1,7 @@
 import { OnnxFormatError } from '../../tensor/errors.js';
 import { type Tensor, tensor, toNumbers } from '../../tensor/tensor.js';
-import type { AttrValue, DecodeView, EmitArgs, EmitCtx, OpAttrs, OpName } from '../types.js';
+import type { Graph } from '../builder.js';
+import type { AttrValue, DecodeView, Dim, EmitArgs, EmitCtx, OpAttrs, OpName, Value } from '../types.js';
 
 type Ints = readonly number[];
 
@@ -89,4 +90,24 @@ export function plainDecode<K extends OpName>(onnx: string, attrs: OpAttrs[K]) {
 
 export function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
+}
+
+/**
+ * `v` written into zeros of size `size` along `axis`, at positions start, start+1, … (v's static
+ * size there): the gradient of a slice that ends at an index into a symbolic dim, where Pad cannot
+ * state how much follows.
+ */
+export function placeAlong(g: Graph, v: Value, axis: number, start: number, size: Dim): Value {
+  const n = v.shape[axis] as number;
+  const idx = tensor(
+    BigInt64Array.from(range(n), (i) => BigInt(start + i)),
+    v.shape.map((_, i) => (i === axis ? n : 1)),
+    'int64',
+  );
+  const zeros = g.ConstantOfShape(
+    v.shape.map((d, i) => (i === axis ? size : d)),
+    0,
+    v.dtype,
+  );
+  return g.ScatterElements(zeros, g.Expand(g.constant(idx), v.shape), v, axis, 'none');
 }

@@ -3,7 +3,7 @@ import { scalar } from '../../tensor/tensor.js';
 import { dimProduct, dimsAgree, fail, isStatic, normAxis, sameDType } from '../shape.js';
 import type { Dim, OpRule, OpTable, TypeInfo, Value } from '../types.js';
 import { noGrad } from '../types.js';
-import { bad, constInts, emitWithInts, int, ints, range, readInt, readInts, simpleEmit } from './helpers.js';
+import { bad, constInts, emitWithInts, int, ints, placeAlong, range, readInt, readInts, simpleEmit } from './helpers.js';
 
 /** Slice/Pad treat any end at or beyond this as "to the end of the axis". */
 export const TO_END = Number.MAX_SAFE_INTEGER;
@@ -227,11 +227,13 @@ export const shapeOps = {
         };
       },
     },
-    // The gradient pads gy back with zeros: begin = start, end = dim − end.
+    // The gradient pads gy back with zeros: begin = start, end = dim − end (placed by scatter where
+    // the dim is symbolic and the end an index, so dim − end is unknown).
     vjp: (g, { inputs: [x], gys: [gy], attrs: { starts, ends, axes, steps } }) => {
       if (!gy) return [null];
       const s = (x as Value).shape;
       const pads = new Array<number>(2 * s.length).fill(0);
+      const placed: [number, number][] = [];
       axes.forEach((ax, i) => {
         const a = normAxis(ax, s.length);
         const d = s[a] as Dim;
@@ -243,11 +245,14 @@ export const shapeOps = {
           [pads[a], pads[a + s.length]] = [b, d - e];
         } else if (b >= 0 && (e < 0 || isToEnd(e))) {
           [pads[a], pads[a + s.length]] = [b, isToEnd(e) ? 0 : -e];
+        } else if (b >= 0 && e >= b) {
+          placed.push([a, b]);
         } else {
-          throw new GraphError('Slice VJP', `axis ${a} has symbolic size ${d}; need start >= 0 and a negative or open end`);
+          throw new GraphError('Slice VJP', `axis ${a} has symbolic size ${d}; need 0 <= start <= end`);
         }
       });
-      return [g.Pad(gy, pads)];
+      const padded = pads.some((p) => p > 0) ? g.Pad(gy, pads) : gy;
+      return [placed.reduce((v, [a, b]) => placeAlong(g, v, a, b, s[a] as Dim), padded)];
     },
   } satisfies OpRule<'Slice'>,
 
