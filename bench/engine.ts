@@ -33,7 +33,21 @@ interface Case {
 }
 
 function blockConfig(dim: number): VitConfig {
-  return { kind: 'vit', name: `block-${dim}`, imageSize: 28, patchSize: 4, inChans: 1, numClasses: 10, dim, depth: 1, heads: 3, mlpRatio: 4, qkvBias: true, lnEps: 1e-6, gelu: 'tanh' };
+  return {
+    kind: 'vit',
+    name: `block-${dim}`,
+    imageSize: 28,
+    patchSize: 4,
+    inChans: 1,
+    numClasses: 10,
+    dim,
+    depth: 1,
+    heads: 3,
+    mlpRatio: 4,
+    qkvBias: true,
+    lnEps: 1e-6,
+    gelu: 'tanh',
+  };
 }
 
 async function blockCase(dim: number, batch = 64, tokens = 50): Promise<Case> {
@@ -89,7 +103,11 @@ async function mlpCase(batch = 256): Promise<Case> {
     params[`fc${i}.bias`] = rand([dims[i + 1] as number]);
   }
   const x = rand([batch, 784], 1);
-  const y = tensor(BigInt64Array.from({ length: batch }, () => BigInt(rng.int(10))), [batch], 'int64');
+  const y = tensor(
+    BigInt64Array.from({ length: batch }, () => BigInt(rng.int(10))),
+    [batch],
+    'int64',
+  );
   return {
     name: 'mlp-784-300-100-10',
     torchCase: { kind: 'mlp', dims, batch },
@@ -142,7 +160,12 @@ async function main() {
     console.log(JSON.stringify(r));
   }
   torch?.stop();
-  console.log(JSON.stringify({ bench: 'engine', summary: results.map((r) => ({ case: r.case, speedupFwd: r.speedupFwd, speedupTrain: r.speedupTrain, bwdOverFwd: r.oursBwdOverFwd })) }));
+  console.log(
+    JSON.stringify({
+      bench: 'engine',
+      summary: results.map((r) => ({ case: r.case, speedupFwd: r.speedupFwd, speedupTrain: r.speedupTrain, bwdOverFwd: r.oursBwdOverFwd })),
+    }),
+  );
 }
 
 await main();

@@ -4,7 +4,9 @@ import { existsSync, readdirSync } from 'node:fs';
 
 const [name, ...rest] = process.argv.slice(2);
 const dir = new URL('.', import.meta.url).pathname;
-const available = readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'run.ts').map((f) => f.replace(/\.ts$/, ''));
+const available = readdirSync(dir)
+  .filter((f) => f.endsWith('.ts') && f !== 'run.ts')
+  .map((f) => f.replace(/\.ts$/, ''));
 if (!name || !existsSync(`${dir}${name}.ts`)) {
   console.error(`usage: npm run bench -- <${available.join('|')}> [args]`);
   process.exit(2);

@@ -22,7 +22,11 @@ export async function timeIt(fn: () => Promise<unknown> | unknown, iters: number
  * Runs each contender `rounds` times in turn (A B C, A B C, …), `iters` calls per turn, so slow
  * drifts of the machine hit every contender alike. Returns all per-call seconds per contender.
  */
-export async function interleave(contenders: Record<string, (iters: number) => Promise<number[]>>, rounds: number, iters: number): Promise<Record<string, number[]>> {
+export async function interleave(
+  contenders: Record<string, (iters: number) => Promise<number[]>>,
+  rounds: number,
+  iters: number,
+): Promise<Record<string, number[]>> {
   const out: Record<string, number[]> = Object.fromEntries(Object.keys(contenders).map((k) => [k, []]));
   for (const [, run] of Object.entries(contenders)) await run(1); // warm every contender first
   for (let r = 0; r < rounds; r++) {

@@ -15,7 +15,8 @@ export type TensorProto = InstanceType<typeof onnx.TensorProto>;
 export type AttributeProto = InstanceType<typeof onnx.AttributeProto>;
 type ValueInfoProto = InstanceType<typeof onnx.ValueInfoProto>;
 
-export const OPSET = 18;
+/** Opset 17: the newest Debian's python3-onnx (1.12) can check, and all ORT releases run. */
+export const OPSET = 17;
 export const IR_VERSION = 8;
 
 /** TensorProto from a tensor; data goes in `raw_data` (little-endian, as ONNX requires). */

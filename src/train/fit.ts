@@ -1,5 +1,5 @@
-import { type Batch, batches, evalBatches, numBatches } from '../data/loader.js';
 import type { Dataset } from '../data/dataset.js';
+import { type Batch, batches, evalBatches, numBatches } from '../data/loader.js';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { CheckpointError, NonFiniteLossError, ValueError } from '../tensor/errors.js';
 import { Rng } from '../tensor/rng.js';
@@ -38,11 +38,27 @@ export interface Recipe {
 
 /** The reference recipe of ../shared/reference.md: AdamW 1e-3, wd 0.05 on ≥2-D tensors, batch 256, 5% warmup + cosine, crop+flip. */
 export function vitRecipe(epochs = 30, seed = 0): Recipe {
-  return { epochs, batchSize: 256, optimizer: { kind: 'adamw', lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.05 }, warmupFraction: 0.05, augment: true, seed };
+  return {
+    epochs,
+    batchSize: 256,
+    optimizer: { kind: 'adamw', lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.05 },
+    warmupFraction: 0.05,
+    augment: true,
+    seed,
+  };
 }
 
 export type FitEvent =
-  | { readonly kind: 'step'; readonly epoch: number; readonly step: number; readonly totalSteps: number; readonly loss: number; readonly lr: number; readonly imagesPerSec: number; readonly etaSec: number }
+  | {
+      readonly kind: 'step';
+      readonly epoch: number;
+      readonly step: number;
+      readonly totalSteps: number;
+      readonly loss: number;
+      readonly lr: number;
+      readonly imagesPerSec: number;
+      readonly etaSec: number;
+    }
   | { readonly kind: 'eval'; readonly epoch: number; readonly step: number; readonly accuracy: number; readonly loss: number }
   | { readonly kind: 'checkpoint'; readonly step: number; readonly path: string }
   | { readonly kind: 'resume'; readonly step: number; readonly path: string };
@@ -124,7 +140,10 @@ export async function fit(t: Trainable, recipe: Recipe, opts: FitOptions): Promi
     const tensors: Record<string, Tensor> = Object.fromEntries(t.params);
     const st = opt.state();
     for (const [k, v] of Object.entries(st.buffers)) tensors[`${OPT}${k}`] = { type: 'float32', dims: [v.length], data: v };
-    const saved = await saveCheckpoint(`${opts.out}/`, { tensors, sidecar: { step, seed: recipe.seed, config: t.config, recipe: recipe as never, optimizerStep: st.step, history } });
+    const saved = await saveCheckpoint(`${opts.out}/`, {
+      tensors,
+      sidecar: { step, seed: recipe.seed, config: t.config, recipe: recipe as never, optimizerStep: st.step, history },
+    });
     opts.onEvent?.({ kind: 'checkpoint', step, path: saved.paths.sidecar });
   };
   const stopAt = Math.min(total, opts.maxSteps ?? total);
@@ -143,7 +162,16 @@ export async function fit(t: Trainable, recipe: Recipe, opts: FitOptions): Promi
       opt.update(res.grads, lr);
       const secs = (performance.now() - started) / 1000;
       const rate = ((step - startStep) * recipe.batchSize) / secs;
-      opts.onEvent?.({ kind: 'step', epoch, step, totalSteps: stopAt, loss: res.loss, lr, imagesPerSec: rate, etaSec: ((stopAt - step) * recipe.batchSize) / rate });
+      opts.onEvent?.({
+        kind: 'step',
+        epoch,
+        step,
+        totalSteps: stopAt,
+        loss: res.loss,
+        lr,
+        imagesPerSec: rate,
+        etaSec: ((stopAt - step) * recipe.batchSize) / rate,
+      });
       if (opts.checkpointEvery && step % opts.checkpointEvery === 0 && step < stopAt) await save();
       if (step >= stopAt) break;
     }

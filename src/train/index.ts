@@ -1,3 +1,5 @@
+export { evaluate, type FitEvent, type FitOptions, type FitResult, fit, type OptimizerSpec, type Recipe, type Trainable, vitRecipe } from './fit.js';
+export { scoreLogits } from './metrics.js';
 export {
   AdamW,
   type AdamWOptions,
@@ -12,5 +14,3 @@ export {
 } from './optim.js';
 export { constantSchedule, warmupCosine } from './schedule.js';
 export { addGradients, GradStep, gradName, type StepResult } from './step.js';
-export { evaluate, type FitEvent, type FitOptions, type FitResult, fit, type OptimizerSpec, type Recipe, type Trainable, vitRecipe } from './fit.js';
-export { scoreLogits } from './metrics.js';

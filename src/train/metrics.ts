@@ -4,7 +4,8 @@ import type { Tensor } from '../tensor/tensor.js';
 /** Top-1 hits and summed cross-entropy of logits [B, K] against labels [B]. */
 export function scoreLogits(logits: Tensor, labels: Tensor): { correct: number; lossSum: number; n: number } {
   const [b, k] = logits.dims as [number, number];
-  if (logits.dims.length !== 2 || labels.dims[0] !== b) throw new ShapeError('scoreLogits', `logits ${fmtDims(logits.dims)} and labels ${fmtDims(labels.dims)} disagree`);
+  if (logits.dims.length !== 2 || labels.dims[0] !== b)
+    throw new ShapeError('scoreLogits', `logits ${fmtDims(logits.dims)} and labels ${fmtDims(labels.dims)} disagree`);
   const x = logits.data as Float32Array;
   let correct = 0;
   let lossSum = 0;

@@ -15,9 +15,15 @@ export const gradName = (name: string): string => `grad:${name}`;
  */
 export function addGradients(g: Graph, loss: Value, params: Readonly<Record<string, Value>>): void {
   const names = Object.keys(params);
-  const grads = backward(g, loss, names.map((n) => params[n] as Value));
+  const grads = backward(
+    g,
+    loss,
+    names.map((n) => params[n] as Value),
+  );
   g.output('loss', loss);
-  names.forEach((n, i) => g.output(gradName(n), grads[i] as Value));
+  names.forEach((n, i) => {
+    g.output(gradName(n), grads[i] as Value);
+  });
 }
 
 export interface StepResult {

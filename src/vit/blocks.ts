@@ -1,9 +1,9 @@
-import { fmtDims, ShapeError } from '../tensor/errors.js';
 import type { Graph } from '../graph/builder.js';
 import { gelu, layerNorm, linear } from '../graph/nn.js';
 import type { Dim, Value } from '../graph/types.js';
+import { fmtDims, ShapeError } from '../tensor/errors.js';
 import type { VitConfig } from './config.js';
-import { type AttnKey, type BlockKey, type MlpKey, type PatchEmbedKey, type Params, scope } from './params.js';
+import { type AttnKey, type BlockKey, type MlpKey, type Params, type PatchEmbedKey, scope } from './params.js';
 
 /**
  * Patch embedding: Conv(P×P, stride P) → tokens, CLS prepended, positions added.

@@ -1,9 +1,9 @@
 import { Graph } from '../graph/builder.js';
 import { correctCount, softmaxCrossEntropy } from '../graph/nn.js';
-import { addGradients } from '../train/step.js';
 import type { Value } from '../graph/types.js';
-import type { VitConfig } from './config.js';
+import { addGradients } from '../train/step.js';
 import { block, head, patchEmbed } from './blocks.js';
+import type { VitConfig } from './config.js';
 import { type Params, scope, type VitKey, vitParams } from './params.js';
 
 /** Where token pruning plugs into the forward pass. */

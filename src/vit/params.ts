@@ -1,8 +1,8 @@
+import type { Graph } from '../graph/builder.js';
+import type { Value } from '../graph/types.js';
 import { CheckpointError, fmtDims, ShapeError } from '../tensor/errors.js';
 import type { Rng } from '../tensor/rng.js';
 import { full, type Tensor, zeros } from '../tensor/tensor.js';
-import type { Graph } from '../graph/builder.js';
-import type { Value } from '../graph/types.js';
 import { mlpDim, numTokens, type VitConfig } from './config.js';
 
 export type LayerNormKey = 'weight' | 'bias';

@@ -1,4 +1,4 @@
-import { TO_END } from '../../src/graph/ops/shape-ops.js';
+import { TO_END } from '../../src/graph/ops/slice-ops.js';
 import { bool, f, i64, type OpCases, pos } from './case-kit.js';
 import { atZero, B2, broadcasting, conv, reduceMaxTies, reduceVariants, softmax, ties, unary } from './op-variants.js';
 

@@ -7,6 +7,7 @@ import { normOps } from './norm.js';
 import { poolOps } from './pool.js';
 import { reduceOps } from './reduce.js';
 import { shapeOps } from './shape-ops.js';
+import { sliceOps } from './slice-ops.js';
 
 /**
  * THE op table: one record per op with its shape rule, ONNX emission, decoder and VJP. Typed as
@@ -17,6 +18,7 @@ export const ops: OpTable = {
   ...elementwiseOps,
   ...linalgOps,
   ...shapeOps,
+  ...sliceOps,
   ...indexingOps,
   ...reduceOps,
   ...normOps,

@@ -2,7 +2,7 @@ import { fmtDims } from '../../tensor/errors.js';
 import type { Graph } from '../builder.js';
 import { dimsAgree, FLOATS, fail, normAxis, requireDType, sameDType } from '../shape.js';
 import type { Dim, OpRule, OpTable, TypeInfo, Value } from '../types.js';
-import { bad, float, int, readFloat, readInt } from './helpers.js';
+import { bad, float, int, ints, readFloat, readInt } from './helpers.js';
 import { countOf } from './reduce.js';
 
 function range(a: number, b: number): number[] {
@@ -97,16 +97,16 @@ export const normOps = {
       const [x, scale, bias] = inputs as [string, string, string];
       const rank = (inputTypes[0] as TypeInfo).shape.length;
       const dtype = (inputTypes[0] as TypeInfo).dtype;
-      const axes = ctx.constant({ type: 'int64', dims: [rank - 1], data: BigInt64Array.from([0, ...range(2, rank)], BigInt) });
+      const axes = ints([0, ...range(2, rank)]);
       const chan = ctx.constant({ type: 'int64', dims: [rank], data: BigInt64Array.from([1, -1, ...new Array<number>(rank - 2).fill(1)], BigInt) });
       const flat = ctx.constant({ type: 'int64', dims: [1], data: BigInt64Array.from([-1n]) });
       const eps = ctx.constant({ type: dtype, dims: [], data: dtype === 'float64' ? new Float64Array([attrs.epsilon]) : new Float32Array([attrs.epsilon]) });
       const t = (): string => ctx.temp();
       const [mean, xc, sq, variance, ve, sd, norm, s4, b4, scaled] = [t(), t(), t(), t(), t(), t(), t(), t(), t(), t()];
-      ctx.node('ReduceMean', [x, axes], [mean], { keepdims: int(1) });
+      ctx.node('ReduceMean', [x], [mean], { axes, keepdims: int(1) });
       ctx.node('Sub', [x, mean], [xc]);
       ctx.node('Mul', [xc, xc], [sq]);
-      ctx.node('ReduceMean', [sq, axes], [variance], { keepdims: int(1) });
+      ctx.node('ReduceMean', [sq], [variance], { axes, keepdims: int(1) });
       ctx.node('Add', [variance, eps], [ve]);
       ctx.node('Sqrt', [ve], [sd]);
       ctx.node('Div', [xc, sd], [norm]);

@@ -3,7 +3,7 @@ import { full, tensor } from '../../tensor/tensor.js';
 import { F32_ONLY, FLOATS, fail, requireDType } from '../shape.js';
 import type { Dim, OpRule, OpTable, TypeInfo, Value } from '../types.js';
 import { checkWindow, windowOut } from './conv.js';
-import { bad, emitWithInts, int, ints, readInt, readInts, requireAttr, simpleEmit } from './helpers.js';
+import { bad, int, ints, readInt, readInts, requireAttr, simpleEmit } from './helpers.js';
 import { countOf } from './reduce.js';
 
 type Ints = readonly number[];
@@ -24,6 +24,7 @@ function poolShape(x: TypeInfo, kernel: Ints, strides: Ints, pads: Ints): [Dim, 
 function readPool(n: Parameters<NonNullable<OpRule<'MaxPool'>['decode']>['read']>[0]) {
   requireAttr(n, 'auto_pad', ['NOTSET', 'VALID'], 'NOTSET');
   requireAttr(n, 'ceil_mode', [0], 0);
+  requireAttr(n, 'storage_order', [0], 0);
   if (readInts(n, 'dilations', [1, 1]).some((d) => d !== 1)) bad(n, 'dilated pooling is not supported');
   const kernel = readInts(n, 'kernel_shape', []);
   if (kernel.length !== 2) bad(n, `kernel_shape must have 2 entries, got ${fmtDims(kernel)}`);
@@ -108,12 +109,7 @@ export const poolOps = {
     emit: (ctx, args) => {
       const rank = (args.inputTypes[0] as TypeInfo).shape.length;
       if ((args.inputTypes[0] as TypeInfo).dtype === 'float32') ctx.node('GlobalAveragePool', args.inputs, args.outputs);
-      else
-        emitWithInts<'GlobalAveragePool'>(
-          'ReduceMean',
-          () => [Array.from({ length: rank - 2 }, (_, i) => i + 2)],
-          () => ({ keepdims: int(1) }),
-        )(ctx, args);
+      else ctx.node('ReduceMean', args.inputs, args.outputs, { axes: ints(Array.from({ length: rank - 2 }, (_, i) => i + 2)), keepdims: int(1) });
     },
     decode: { onnx: 'GlobalAveragePool', read: () => ({ attrs: {}, inputs: [0] }) },
     vjp: (g, { inputs: [x], gys: [gy] }) => {

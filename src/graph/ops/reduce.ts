@@ -1,7 +1,7 @@
 import type { Graph } from '../builder.js';
 import { FLOATS, fail, INTS, isStatic, normAxis, requireDType } from '../shape.js';
 import type { Dim, OpAttrs, OpRule, OpTable, TypeInfo, Value } from '../types.js';
-import { constInts, emitWithInts, int, readInt, simpleEmit } from './helpers.js';
+import { bad, constInts, emitWithInts, int, ints, readInt, simpleEmit } from './helpers.js';
 
 type ReduceName = 'ReduceSum' | 'ReduceMean' | 'ReduceMax';
 
@@ -40,17 +40,22 @@ function reduction<K extends ReduceName>(op: K, vjp: OpRule<K>['vjp']): OpRule<K
       const at = new Set(reduceAxes(t.shape.length, axes));
       return [{ dtype: t.dtype, shape: keepdims ? t.shape.map((d, i) => (at.has(i) ? 1 : d)) : t.shape.filter((_, i) => !at.has(i)) }];
     },
-    emit: emitWithInts(
-      op,
-      (a) => [a.axes],
-      (a) => ({ keepdims: int(a.keepdims) }),
-    ),
+    // Opset 17: ReduceSum takes axes as an input (since 13), the others as an attribute (until 18).
+    emit:
+      op === 'ReduceSum'
+        ? emitWithInts(
+            op,
+            (a) => [a.axes],
+            (a) => ({ keepdims: int(a.keepdims) }),
+          )
+        : simpleEmit(op, (a) => ({ keepdims: int(a.keepdims), ...(a.axes.length > 0 ? { axes: ints(a.axes) } : {}) })),
     decode: {
       onnx: op,
       read: (n) => {
         // Opset ≥ 18 (13 for ReduceSum) passes axes as an input; older models used an attribute.
         const attr = n.attr('axes');
         const axes = attr && 'ints' in attr ? [...attr.ints] : constInts(n, 1, 'axes', []);
+        if (axes.length === 0 && readInt(n, 'noop_with_empty_axes', 0) === 1) bad(n, 'noop_with_empty_axes=1 without axes (an identity) is not supported');
         return { attrs: { axes, keepdims: readInt(n, 'keepdims', 1) === 1 } as OpAttrs[K], inputs: [0] };
       },
     },
