@@ -14,7 +14,7 @@ export interface EncodeOptions {
 }
 
 /** Outputs an op may leave unnamed when nothing reads them (ONNX optional outputs). */
-const OPTIONAL_OUTPUTS: Partial<Record<string, readonly number[]>> = { MaxPool: [1] };
+const OPTIONAL_OUTPUTS: Partial<Record<string, readonly number[]>> = { MaxPool: [1], LayerNormalization: [1, 2] };
 
 /**
  * Nodes that an output depends on, and the graph inputs they read. A symbol that live values use

@@ -28,6 +28,8 @@ export abstract class OpMethods {
   Sigmoid = (x: Value) => this.one('Sigmoid', [x], {});
   Relu = (x: Value) => this.one('Relu', [x], {});
   Erf = (x: Value) => this.one('Erf', [x], {});
+  /** GELU, exact (`'none'`) or tanh-approximated; its gradient recomputes from x. */
+  Gelu = (x: Value, approximate: 'tanh' | 'none' = 'none') => this.one('Gelu', [x], { approximate });
   Sign = (x: Value) => this.one('Sign', [x], {});
   Reciprocal = (x: Value) => this.one('Reciprocal', [x], {});
   /** x ** exponent, exponent a constant. */

@@ -14,8 +14,10 @@ export function linear(g: Graph, x: Value, weight: Value, bias?: Value): Value {
     throw new ShapeError(`linear '${g.scopePath}'`, `weight must be [out, ${inDim}], got ${fmtDims(weight.shape)} for x ${fmtDims(x.shape)}`);
   }
   if (x.shape.length === 2) return g.Gemm(x, weight, bias, { transB: true });
-  const y = g.MatMul(x, g.Transpose(weight, [1, 0]));
-  return bias ? g.Add(y, bias) : y;
+  // Leading dims flattened into one GEMM: the bias add is fused, and the weight gradient is a
+  // single [out, in] product instead of a batched one plus a sum.
+  const flat = g.Gemm(g.Reshape(x, [-1, inDim]), weight, bias, { transB: true });
+  return g.Reshape(flat, [...x.shape.slice(0, -1), weight.shape[0] as Dim]);
 }
 
 /** LayerNorm over the last axis with affine weight and bias ([D] each). */
@@ -31,14 +33,7 @@ export type GeluKind = 'tanh' | 'erf';
  * Gelu / FastGelu fusions look for.
  */
 export function gelu(g: Graph, x: Value, kind: GeluKind = 'erf'): Value {
-  const c = (v: number) => g.constLike(x, v);
-  if (kind === 'erf') {
-    const inner = g.Add(g.Erf(g.Div(x, c(Math.SQRT2))), c(1));
-    return g.Mul(g.Mul(x, inner), c(0.5));
-  }
-  const cube = g.Mul(g.Pow(x, 3), c(0.044715));
-  const t = g.Tanh(g.Mul(g.Add(x, cube), c(Math.sqrt(2 / Math.PI))));
-  return g.Mul(g.Mul(x, c(0.5)), g.Add(t, c(1)));
+  return g.Gelu(x, kind === 'erf' ? 'none' : 'tanh');
 }
 
 export interface CrossEntropyOptions {

@@ -97,13 +97,29 @@ export function unbroadcastAxes(from: readonly Dim[], to: readonly Dim[]): { axe
   return { axes, lead };
 }
 
-/** Product of dims: a number when all are static, else a symbol such as `(B*50)`. */
+/**
+ * The factors of a dim: `(B*50)` → ['B', 50]; a plain symbol or size is its own single factor.
+ * Products are written by `dimProduct`, so they parse back exactly.
+ */
+export function dimFactors(d: Dim): Dim[] {
+  if (typeof d === 'number' || !/^\([^()]*\)$/.test(d)) return [d];
+  return d
+    .slice(1, -1)
+    .split('*')
+    .map((f) => (/^\d+$/.test(f) ? Number(f) : f));
+}
+
+/**
+ * Product of dims: a number when all are static, else a canonical symbol — factors flattened,
+ * symbols in order, the static part multiplied last — such as `(B*50)`.
+ */
 export function dimProduct(dims: readonly Dim[]): Dim {
-  if (dims.length === 0) return 1;
-  if (isStatic(dims)) return dims.reduce((p, d) => p * d, 1);
-  const sym = dims.filter((d) => d !== 1);
-  if (sym.length === 1) return sym[0] as Dim;
-  return `(${sym.join('*')})`;
+  const factors = dims.flatMap(dimFactors);
+  const size = factors.filter((d): d is number => typeof d === 'number').reduce((p, d) => p * d, 1);
+  const syms = factors.filter((d): d is string => typeof d === 'string');
+  if (syms.length === 0 || size === 0) return size;
+  const parts: Dim[] = size === 1 ? syms : [...syms, size];
+  return parts.length === 1 ? (parts[0] as Dim) : `(${parts.join('*')})`;
 }
 
 export function shapesEqual(a: readonly Dim[], b: readonly Dim[]): boolean {

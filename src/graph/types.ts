@@ -42,6 +42,8 @@ export interface OpAttrs {
   Sigmoid: object;
   Relu: object;
   Erf: object;
+  /** GELU: exact (`'none'`, via erf) or PyTorch's tanh approximation. */
+  Gelu: { readonly approximate: 'tanh' | 'none' };
   Sign: object;
   Reciprocal: object;
   Pow: { readonly exponent: number };

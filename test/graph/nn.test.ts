@@ -34,14 +34,19 @@ function affineRef(x: Tensor, w: Tensor, b: Tensor | null, rows: number, inDim: 
 }
 
 describe('linear', () => {
-  it('matches x·Wᵀ + b for 2-D (Gemm) and 3-D (MatMul) inputs, with and without bias', async () => {
+  it('matches x·Wᵀ + b for 2-D and 3-D inputs (one flattened Gemm), with and without bias', async () => {
     const g = new Graph('lin');
     const [x2, x3] = [g.input('x2', 'float64', ['B', 3]), g.input('x3', 'float64', ['B', 2, 3])];
     const [w, b] = [g.param('w', [4, 3], 'float64'), g.param('b', [4], 'float64')];
     g.output('y2', linear(g, x2, w, b));
     g.output('y3', linear(g, x3, w, b));
     g.output('n3', linear(g, x3, w));
-    expect(g.nodes.map((n) => n.op)).toEqual(['Gemm', 'Transpose', 'MatMul', 'Add', 'Transpose', 'MatMul']);
+    expect(g.nodes.map((n) => n.op)).toEqual(['Gemm', 'Reshape', 'Gemm', 'Reshape', 'Reshape', 'Gemm', 'Reshape']);
+    expect(g.outputs.map((o) => o.value.shape)).toEqual([
+      ['B', 4],
+      ['B', 2, 4],
+      ['B', 2, 4],
+    ]);
     const feeds = { x2: f64([5, 3]), x3: f64([5, 2, 3]), w: f64([4, 3]), b: f64([4]) };
     const out = await run(g, feeds);
     expectAllclose(out.y2 as number[], affineRef(feeds.x2, feeds.w, feeds.b, 5, 3, 4), { rtol: 1e-12 });

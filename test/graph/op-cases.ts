@@ -18,6 +18,12 @@ export const opCases: OpCases = {
   Sigmoid: unary(),
   Relu: unary([atZero]),
   Erf: unary([{ name: 'wide range', inputs: [f([2, 3], { range: [-2.5, 2.5] })], attrs: {} }]),
+  Gelu: {
+    variants: [
+      { name: 'tanh', inputs: [f([2, 3], { range: [-3, 3] })], attrs: { approximate: 'tanh' } },
+      { name: 'erf (float32: no float64 Erf kernel)', inputs: [f([2, 3], { range: [-3, 3], dtype: 'float32' })], attrs: { approximate: 'none' } },
+    ],
+  },
   Sign: { noGrad: 'piecewise constant: derivative 0 almost everywhere' },
   Reciprocal: unary([{ name: 'negative', inputs: [f([2, 3], { range: [-2, -0.5] })], attrs: {} }], pos),
   Pow: {

@@ -1,6 +1,7 @@
 import type { OpTable } from '../types.js';
 import { convOps } from './conv.js';
 import { elementwiseOps } from './elementwise.js';
+import { geluOps } from './gelu.js';
 import { indexingOps } from './indexing.js';
 import { linalgOps } from './linalg.js';
 import { normOps } from './norm.js';
@@ -16,6 +17,7 @@ import { sliceOps } from './slice-ops.js';
  */
 export const ops: OpTable = {
   ...elementwiseOps,
+  ...geluOps,
   ...linalgOps,
   ...shapeOps,
   ...sliceOps,

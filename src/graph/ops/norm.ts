@@ -46,30 +46,69 @@ export const normOps = {
           fail(`${what} must be ${fmtDims(norm)} (the normalised dims), got ${fmtDims(t.shape)}`);
         }
       }
-      return [{ dtype: tx.dtype, shape: tx.shape }];
+      // Y, and the statistics ONNX's LayerNormalization can return: mean and 1/σ, keepdims-shaped.
+      const stat = { dtype: tx.dtype, shape: tx.shape.map((d, i) => (i < a ? d : 1)) };
+      return [{ dtype: tx.dtype, shape: tx.shape }, stat, stat];
     },
-    emit: (ctx, { inputs, outputs, attrs }) => ctx.node('LayerNormalization', inputs, outputs, { axis: int(attrs.axis), epsilon: float(attrs.epsilon) }),
+    emit: (ctx, { inputs, outputs, attrs, inputTypes }) => {
+      const at = { axis: int(attrs.axis), epsilon: float(attrs.epsilon) };
+      const t = inputTypes[0] as TypeInfo;
+      const [y, mean, rstd] = outputs as [string, string, string];
+      if (t.dtype === 'float32' || (mean === '' && rstd === '')) {
+        ctx.node('LayerNormalization', inputs, outputs, at);
+        return;
+      }
+      // ORT returns the statistics in float32 only: for float64 compute them from primitives.
+      ctx.node('LayerNormalization', inputs, [y], at);
+      const axes = ints(range(normAxis(attrs.axis, t.shape.length), t.shape.length));
+      const [m, xc, sq, v, ve, sd] = [mean || ctx.temp(), ctx.temp(), ctx.temp(), ctx.temp(), ctx.temp(), ctx.temp()];
+      const eps = ctx.constant({ type: 'float64', dims: [], data: new Float64Array([attrs.epsilon]) });
+      ctx.node('ReduceMean', [inputs[0] as string], [m], { axes, keepdims: int(1) });
+      if (rstd === '') return;
+      ctx.node('Sub', [inputs[0] as string, m], [xc]);
+      ctx.node('Mul', [xc, xc], [sq]);
+      ctx.node('ReduceMean', [sq], [v], { axes, keepdims: int(1) });
+      ctx.node('Add', [v, eps], [ve]);
+      ctx.node('Sqrt', [ve], [sd]);
+      ctx.node('Reciprocal', [sd], [rstd]);
+    },
     decode: {
       onnx: 'LayerNormalization',
       read: (n) => {
-        if (n.outputs.length > 1 && n.outputs.slice(1).some((o) => o !== '')) bad(n, 'the Mean/InvStdDev outputs are not supported');
         if (n.inputs.length < 3 || n.inputs[2] === '') bad(n, 'a bias input is required');
+        if (readInt(n, 'stash_type', 1) !== 1) bad(n, 'only stash_type=1 (float statistics) is supported');
         return { attrs: { axis: readInt(n, 'axis', -1), epsilon: readFloat(n, 'epsilon', 1e-5) }, inputs: [0, 1, 2] };
       },
     },
-    // Statistics are recomputed from x with primitive ops (ORT only emits them in float32), so the
-    // gradient is exact in float64 and itself differentiable. With x̂ = (x − μ)·r, g = gy ⊙ scale:
-    // dx = r·(g − mean(g) − x̂·mean(g ⊙ x̂)), dscale = Σ gy ⊙ x̂, dbias = Σ gy.
-    vjp: (g, { inputs: [x, scale, bias], gys: [gy], attrs: { axis, epsilon } }) => {
-      if (!gy) return [null, null, null];
+    // Uses the node's own mean μ and r = 1/σ (no recomputation). With x̂ = (x − μ)·r, g = gy ⊙ scale:
+    //   dx = r·(g − mean(g) − x̂·mean(g ⊙ x̂)), dscale = Σ gy ⊙ x̂, dbias = Σ gy,
+    // plus, when the statistics themselves are used downstream (second order, or a caller reading
+    // them): dμ/dx = 1/N and dr/dx = −r³(x − μ)/N over the normalised axes.
+    vjp: (g, { inputs: [x, scale, bias], outputs: [, mean, rstd], gys: [gy, gMean, gRstd], attrs: { axis } }) => {
       const vx = x as Value;
       const axes = range(normAxis(axis, vx.shape.length), vx.shape.length);
-      const xc = g.Sub(vx, g.ReduceMean(vx, axes, true));
-      const rstd = g.Reciprocal(g.Sqrt(g.Add(g.ReduceMean(g.Mul(xc, xc), axes, true), g.constLike(vx, epsilon))));
-      const xhat = g.Mul(xc, rstd);
-      const gx = g.Mul(gy, scale as Value);
-      const inner = g.Sub(g.Sub(gx, g.ReduceMean(gx, axes, true)), g.Mul(xhat, g.ReduceMean(g.Mul(gx, xhat), axes, true)));
-      return [g.Mul(rstd, inner), g.sumTo(g.Mul(gy, xhat), (scale as Value).shape), g.sumTo(gy, (bias as Value).shape)];
+      const [mu, r] = [mean as Value, rstd as Value];
+      const xc = g.Sub(vx, mu);
+      let dx: Value | null = null;
+      const add = (v: Value) => {
+        dx = dx ? g.Add(dx, v) : v;
+      };
+      let dScale: Value | null = null;
+      let dBias: Value | null = null;
+      if (gy) {
+        const xhat = g.Mul(xc, r);
+        const gx = g.Mul(gy, scale as Value);
+        const inner = g.Sub(g.Sub(gx, g.ReduceMean(gx, axes, true)), g.Mul(xhat, g.ReduceMean(g.Mul(gx, xhat), axes, true)));
+        add(g.Mul(r, inner));
+        dScale = g.sumTo(g.Mul(gy, xhat), (scale as Value).shape);
+        dBias = g.sumTo(gy, (bias as Value).shape);
+      }
+      if (gMean || gRstd) {
+        const n = countOf(g, vx, axes);
+        if (gMean) add(g.Div(g.Expand(gMean, vx.shape), n));
+        if (gRstd) add(g.Div(g.Mul(g.Neg(g.Mul(gRstd, g.Mul(r, g.Mul(r, r)))), xc), n));
+      }
+      return [dx, dScale, dBias];
     },
   } satisfies OpRule<'LayerNormalization'>,
 

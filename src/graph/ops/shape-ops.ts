@@ -1,6 +1,6 @@
 import { fmtDims } from '../../tensor/errors.js';
 import { scalar } from '../../tensor/tensor.js';
-import { dimProduct, fail, normAxis } from '../shape.js';
+import { dimFactors, dimProduct, fail, normAxis } from '../shape.js';
 import type { Dim, OpRule, OpTable, TypeInfo, Value } from '../types.js';
 import { noGrad } from '../types.js';
 import { bad, constInts, emitWithInts, int, ints, range, readInt, readInts, simpleEmit } from './helpers.js';
@@ -15,10 +15,11 @@ export function reshapeTarget(input: readonly Dim[], target: readonly Dim[]): Di
   const holes = out.filter((d) => d === -1).length;
   if (holes > 1) fail(`at most one -1 allowed, got ${fmtDims(target)}`);
   const known = out.filter((d) => d !== -1);
-  // Cancel symbols and sizes the two sides share: [B,50,96] → [-1,96] leaves (B*50).
-  const rest = [...input];
+  // Cancel symbols and sizes the two sides share, factor by factor: [B,50,96] → [-1,96] leaves
+  // (B*50), and [(B*50),96] → [-1,50,96] leaves B.
+  const rest = input.flatMap(dimFactors);
   const unmatched: Dim[] = [];
-  for (const d of known) {
+  for (const d of known.flatMap(dimFactors)) {
     const at = rest.indexOf(d);
     if (at >= 0) rest.splice(at, 1);
     else unmatched.push(d);
