@@ -83,9 +83,12 @@ def build(case):
         return m, x, lambda out: F.cross_entropy(out, y)
     if kind == "vit":
         sys.path.insert(0, case["modulePath"])
-        from vit_model import make_vit  # noqa: E402  (bench/lib/vit_model.py)
+        from vit_ref import load_state_dict, make_vit  # noqa: E402  (scripts/fixtures/vit_ref.py)
 
-        m = make_vit(case)
+        m = make_vit(case["config"])
+        if case.get("weights"):
+            load_state_dict(m, case["weights"])
+        case = {**case, **case["config"]}
         x = torch.randn(case["batch"], case["inChans"], case["imageSize"], case["imageSize"])
         y = torch.randint(0, case["numClasses"], (case["batch"],))
         return m, x, lambda out: F.cross_entropy(out, y, label_smoothing=0.1)

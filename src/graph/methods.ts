@@ -1,6 +1,6 @@
 import type { DType } from '../tensor/tensor.js';
 import type { Graph } from './builder.js';
-import { shapesEqual, unbroadcastAxes } from './shape.js';
+import { isStatic, shapesEqual, unbroadcastAxes } from './shape.js';
 import type { Dim, OpAttrs, OpName, Reduction, Value } from './types.js';
 
 type Ints = readonly number[];
@@ -141,6 +141,16 @@ export abstract class OpMethods {
   sumTo(x: Value, shape: readonly Dim[]): Value {
     if (shapesEqual(x.shape, shape)) return x;
     const { axes, lead } = unbroadcastAxes(x.shape, shape);
+    // Summing away a prefix of axes (bias and norm gradients: [B, N, D] → [D]) as ones[1, M]·x[M, rest]:
+    // ONNX Runtime runs that GEMV about twice as fast as a ReduceSum over leading axes.
+    const rest: readonly Dim[] = x.shape.slice(axes.length);
+    const prefix = axes.length > 0 && axes.every((a, i) => a === i);
+    if (prefix && isStatic(rest) && rest.length > 0 && x.shape.length >= 2) {
+      const width = rest.reduce((p: number, d) => p * (d as number), 1);
+      const flat = this.Reshape(x, [-1, width]);
+      const ones = this.ConstantOfShape([1, flat.shape[0] as Dim], 1, x.dtype);
+      return this.Reshape(this.MatMul(ones, flat), shape);
+    }
     let y = axes.length > 0 ? this.ReduceSum(x, axes, true) : x;
     if (lead > 0)
       y = this.Squeeze(

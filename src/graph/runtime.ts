@@ -17,6 +17,8 @@ export interface SessionOptions {
   readonly optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Write an ORT profile (JSON) with this file prefix. */
   readonly profilePrefix?: string;
+  /** 'sequential' (default) runs one node at a time; 'parallel' also runs independent nodes concurrently. */
+  readonly executionMode?: 'sequential' | 'parallel';
 }
 
 export interface CompileOptions extends SessionOptions, EncodeOptions {}
@@ -34,7 +36,7 @@ ort.env.logLevel = 'error';
 async function createSession(bytes: Uint8Array, o: SessionOptions): Promise<ort.InferenceSession> {
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: o.optimization ?? 'all',
-    executionMode: 'sequential',
+    executionMode: o.executionMode ?? 'sequential',
     ...(o.intraOpThreads !== undefined ? { intraOpNumThreads: o.intraOpThreads } : {}),
     ...(o.interOpThreads !== undefined ? { interOpNumThreads: o.interOpThreads } : {}),
     ...(o.profilePrefix ? { enableProfiling: true, profileFilePrefix: o.profilePrefix } : {}),
@@ -81,6 +83,7 @@ export class Session implements Disposable {
       executionProviders: opts.executionProviders,
       optimization: opts.optimization,
       profilePrefix: opts.profilePrefix,
+      executionMode: opts.executionMode,
     } as SessionOptions;
     const key = createHash('sha256').update(bytes).update(JSON.stringify(so)).digest('hex');
     let entry = cache.get(key);

@@ -61,16 +61,18 @@ describe('printGraph', () => {
         %17:f32[B,3] = Add %15 %16
         %19:bool[B,3] = Greater %5 0
         %20:f32[B,3] = Where %19 %17 0
-        %21:f32[1,3] = ReduceSum{axes=[0], keepdims=true} %20
-        %22:f32[3] = Squeeze{axes=[0]} %21
-        %23:f32[3,4] = Transpose{perm=[1,0]} %3
-        %24:f32[B,4] = MatMul %20 %23
-        %25:f32[4,B] = Transpose{perm=[1,0]} %x
-        %26:f32[4,3] = MatMul %25 %20
-        %27:f32[3,4] = Transpose{perm=[1,0]} %26
+        %21:f32[B,3] = Reshape{shape=[-1,3]} %20
+        %22:f32[1,B] = ConstantOfShape{shape=[1,B], value=1, dtype=float32}
+        %23:f32[1,3] = MatMul %22 %21
+        %24:f32[3] = Reshape{shape=[3]} %23
+        %25:f32[3,4] = Transpose{perm=[1,0]} %3
+        %26:f32[B,4] = MatMul %20 %25
+        %27:f32[4,B] = Transpose{perm=[1,0]} %x
+        %28:f32[4,3] = MatMul %27 %20
+        %29:f32[3,4] = Transpose{perm=[1,0]} %28
         output loss = %8
-        output grad.head.weight = %27
-        output grad.head.bias = %22"
+        output grad.head.weight = %29
+        output grad.head.bias = %24"
     `);
   });
 
