@@ -7,6 +7,7 @@
  * checkpoints). The headline classes and functions are re-exported at the top level.
  */
 
+export * as cnn from './cnn/index.js';
 export * as data from './data/index.js';
 export { backward } from './graph/backward.js';
 export { Graph } from './graph/builder.js';

@@ -15,6 +15,8 @@ export interface Trainable {
   /** Saved in checkpoint sidecars (must be JSON). */
   readonly config: unknown;
   readonly params: ParamStore;
+  /** Non-trained state the step updates itself (BN running statistics); checkpointed with the params. */
+  readonly buffers?: ParamStore;
   step(batch: Batch): Promise<StepResult>;
   predict(images: Tensor<'float32'>): Promise<Tensor>;
 }
@@ -137,7 +139,7 @@ export async function fit(t: Trainable, recipe: Recipe, opts: FitOptions): Promi
   }
   const save = async () => {
     if (!opts.out) return;
-    const tensors: Record<string, Tensor> = Object.fromEntries(t.params);
+    const tensors: Record<string, Tensor> = Object.fromEntries([...t.params, ...(t.buffers ?? [])]);
     const st = opt.state();
     for (const [k, v] of Object.entries(st.buffers)) tensors[`${OPT}${k}`] = { type: 'float32', dims: [v.length], data: v };
     const saved = await saveCheckpoint(`${opts.out}/`, {
@@ -172,7 +174,8 @@ export async function fit(t: Trainable, recipe: Recipe, opts: FitOptions): Promi
         imagesPerSec: rate,
         etaSec: ((stopAt - step) * recipe.batchSize) / rate,
       });
-      if (opts.checkpointEvery && step % opts.checkpointEvery === 0 && step < stopAt) await save();
+      // A checkpoint due at an epoch's end waits for that epoch's eval, so its history (restored on resume) has it.
+      if (opts.checkpointEvery && step % opts.checkpointEvery === 0 && step < stopAt && step % perEpoch !== 0) await save();
       if (step >= stopAt) break;
     }
     if (step % perEpoch === 0 && opts.evalSet) {
@@ -180,6 +183,7 @@ export async function fit(t: Trainable, recipe: Recipe, opts: FitOptions): Promi
       history.push({ epoch: step / perEpoch, step, ...m });
       opts.onEvent?.({ kind: 'eval', epoch: step / perEpoch, step, ...m });
     }
+    if (opts.checkpointEvery && step % opts.checkpointEvery === 0 && step < stopAt && step % perEpoch === 0) await save();
   }
   await save();
   return { steps: step, history };
@@ -190,7 +194,7 @@ function restore(t: Trainable, opt: AdamW | SGD, tensors: Record<string, Tensor>
   for (const [k, v] of Object.entries(tensors)) {
     if (k.startsWith(OPT)) buffers[k.slice(OPT.length)] = v.data as Float32Array;
     else {
-      const p = t.params.get(k);
+      const p = t.params.get(k) ?? t.buffers?.get(k);
       if (!p || p.data.length !== v.data.length) throw new CheckpointError('fit', `checkpoint tensor '${k}' does not match the model's parameters`);
       p.data.set(v.data as Float32Array);
     }
