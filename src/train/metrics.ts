@@ -1,4 +1,4 @@
-import { fmtDims, ShapeError } from '../tensor/errors.js';
+import { fmtDims, ShapeError, ValueError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /** Top-1 hits and summed cross-entropy of logits [B, K] against labels [B]. */
@@ -11,6 +11,8 @@ export function scoreLogits(logits: Tensor, labels: Tensor): { correct: number; 
   let lossSum = 0;
   for (let i = 0; i < b; i++) {
     const y = Number(labels.data[i]);
+    // An out-of-range label would silently read a neighbouring row's logit.
+    if (!Number.isInteger(y) || y < 0 || y >= k) throw new ValueError('scoreLogits', `labels[${i}] is ${y}, expected an integer in [0, ${k})`);
     let best = 0;
     let max = Number.NEGATIVE_INFINITY;
     for (let j = 0; j < k; j++) {

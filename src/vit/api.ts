@@ -1,7 +1,7 @@
 import { compile, type Session, type SessionOptions } from '../graph/runtime.js';
 import { DTypeError, fmtDims, ShapeError } from '../tensor/errors.js';
 import { Rng } from '../tensor/rng.js';
-import { clone, type Tensor } from '../tensor/tensor.js';
+import { clone, numel, type Tensor } from '../tensor/tensor.js';
 import { resolveConfig, type VitConfig, type VitPreset } from './config.js';
 import { inferenceGraph } from './model.js';
 import { checkStateDict, type InitOptions, initParams } from './params.js';
@@ -18,13 +18,13 @@ export interface CreateOptions extends InitOptions {
 
 /** A freshly initialised ViT (`vit.create('fmnist-vit-t', { seed: 0 })`). */
 export function create(presetOrConfig: VitPreset | VitConfig, opts: CreateOptions = {}): VitModel {
-  const config = resolveConfig(presetOrConfig);
+  const config = resolveConfig(presetOrConfig, 'vit.create');
   return { config, params: initParams(config, new Rng(opts.seed ?? 0), opts) };
 }
 
-/** A ViT from a timm-keyed state dict (validated: missing/extra keys → CheckpointError, shapes → ShapeError). */
+/** A ViT from a timm-keyed state dict (validated: missing/extra keys → CheckpointError, shapes → ShapeError, dtypes → DTypeError). */
 export function fromStateDict(presetOrConfig: VitPreset | VitConfig, stateDict: Readonly<Record<string, Tensor>>): VitModel {
-  const config = resolveConfig(presetOrConfig);
+  const config = resolveConfig(presetOrConfig, 'vit.fromStateDict');
   checkStateDict('vit.fromStateDict', config, stateDict);
   const params: Record<string, Tensor<'float32'>> = {};
   for (const k of Object.keys(stateDict).sort()) params[k] = stateDict[k] as Tensor<'float32'>;
@@ -39,9 +39,18 @@ export function toStateDict(model: VitModel): Record<string, Tensor<'float32'>> 
 /** Throws unless `images` is [B, C, H, W] float32 for `c`. */
 export function checkImages(where: string, c: VitConfig, images: Tensor): void {
   const want = [c.inChans, c.imageSize, c.imageSize];
-  if (images?.type !== 'float32') throw new DTypeError(where, `images must be float32 [B, ${want.join(', ')}], got ${images?.type}`);
-  if (images.dims.length !== 4 || images.dims[0] === 0 || images.dims.slice(1).some((d, i) => d !== want[i])) {
-    throw new ShapeError(where, `images must be [B, ${want.join(', ')}] float32, got ${fmtDims(images.dims)} ${images.type}`);
+  if (images?.type !== 'float32' || !(images.data instanceof Float32Array)) {
+    const got = images?.type === 'float32' ? `float32 with ${images.data?.constructor?.name} data` : String(images?.type);
+    throw new DTypeError(where, `images must be float32 [B, ${want.join(', ')}] (data a Float32Array), got ${got}`);
+  }
+  if (!Array.isArray(images.dims) || images.dims.length !== 4 || !(images.dims[0] >= 1) || images.dims.slice(1).some((d, i) => d !== want[i])) {
+    throw new ShapeError(
+      where,
+      `images must be [B, ${want.join(', ')}] float32, got ${Array.isArray(images.dims) ? fmtDims(images.dims) : String(images.dims)} ${images.type}`,
+    );
+  }
+  if (images.data.length !== numel(images.dims)) {
+    throw new ShapeError(where, `images ${fmtDims(images.dims)} need ${numel(images.dims)} values, data has ${images.data.length}`);
   }
 }
 

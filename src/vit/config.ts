@@ -55,24 +55,30 @@ export function mlpDim(c: VitConfig): number {
   return Math.round(c.dim * c.mlpRatio);
 }
 
-/** Resolves a preset name or validates a config (sugar normalised once, at the boundary). */
-export function resolveConfig(presetOrConfig: VitPreset | VitConfig): VitConfig {
+/**
+ * Resolves a preset name or validates a config (sugar normalised once, at the boundary). `where`
+ * names the public function in error messages.
+ */
+export function resolveConfig(presetOrConfig: VitPreset | VitConfig, where = 'vit.config'): VitConfig {
   if (typeof presetOrConfig === 'string') {
-    const c = VIT_PRESETS[presetOrConfig as VitPreset];
-    if (!c) throw new ValueError('vit.create', `unknown preset '${presetOrConfig}'; presets are ${Object.keys(VIT_PRESETS).join(', ')}`);
-    return c;
+    // Own keys only: 'constructor' or 'toString' are not presets.
+    if (!Object.hasOwn(VIT_PRESETS, presetOrConfig)) {
+      throw new ValueError(where, `unknown preset '${presetOrConfig}'; presets are ${Object.keys(VIT_PRESETS).join(', ')}`);
+    }
+    return VIT_PRESETS[presetOrConfig];
   }
   const c = presetOrConfig;
+  if (typeof c !== 'object' || c === null) throw new ValueError(where, `expected a preset name or a VitConfig, got ${String(c)}`);
   const ints: (keyof VitConfig)[] = ['imageSize', 'patchSize', 'inChans', 'numClasses', 'dim', 'depth', 'heads'];
   for (const k of ints) {
     const v = c[k];
-    if (!Number.isInteger(v) || (v as number) < 1) throw new ValueError('vit.config', `${k} must be a positive integer, got ${String(v)}`);
+    if (!Number.isInteger(v) || (v as number) < 1) throw new ValueError(where, `${k} must be a positive integer, got ${String(v)}`);
   }
-  if (c.kind !== 'vit') throw new ValueError('vit.config', `kind must be 'vit', got '${String(c.kind)}'`);
-  if (c.imageSize % c.patchSize !== 0) throw new ValueError('vit.config', `imageSize ${c.imageSize} is not divisible by patchSize ${c.patchSize}`);
-  if (c.dim % c.heads !== 0) throw new ValueError('vit.config', `dim ${c.dim} is not divisible by heads ${c.heads}`);
-  if (!(c.mlpRatio > 0)) throw new ValueError('vit.config', `mlpRatio must be > 0, got ${c.mlpRatio}`);
-  if (!(c.lnEps > 0)) throw new ValueError('vit.config', `lnEps must be > 0, got ${c.lnEps}`);
-  if (c.gelu !== 'tanh' && c.gelu !== 'erf') throw new ValueError('vit.config', `gelu must be 'tanh' or 'erf', got '${String(c.gelu)}'`);
+  if (c.kind !== 'vit') throw new ValueError(where, `kind must be 'vit', got '${String(c.kind)}'`);
+  if (c.imageSize % c.patchSize !== 0) throw new ValueError(where, `imageSize ${c.imageSize} is not divisible by patchSize ${c.patchSize}`);
+  if (c.dim % c.heads !== 0) throw new ValueError(where, `dim ${c.dim} is not divisible by heads ${c.heads}`);
+  if (!(c.mlpRatio > 0)) throw new ValueError(where, `mlpRatio must be > 0, got ${c.mlpRatio}`);
+  if (!(c.lnEps > 0)) throw new ValueError(where, `lnEps must be > 0, got ${c.lnEps}`);
+  if (c.gelu !== 'tanh' && c.gelu !== 'erf') throw new ValueError(where, `gelu must be 'tanh' or 'erf', got '${String(c.gelu)}'`);
   return c;
 }

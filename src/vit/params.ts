@@ -1,8 +1,8 @@
 import type { Graph } from '../graph/builder.js';
 import type { Value } from '../graph/types.js';
-import { CheckpointError, fmtDims, ShapeError } from '../tensor/errors.js';
+import { CheckpointError, DTypeError, fmtDims, ShapeError } from '../tensor/errors.js';
 import type { Rng } from '../tensor/rng.js';
-import { full, type Tensor, zeros } from '../tensor/tensor.js';
+import { full, numel, type Tensor, zeros } from '../tensor/tensor.js';
 import { mlpDim, numTokens, type VitConfig } from './config.js';
 
 export type LayerNormKey = 'weight' | 'bias';
@@ -90,6 +90,7 @@ export function initParams(c: VitConfig, rng: Rng, opts: InitOptions = {}): Reco
 
 /** Validates a state dict against `c`: missing, extra and mis-shaped keys are listed together. */
 export function checkStateDict(where: string, c: VitConfig, sd: Readonly<Record<string, Tensor>>): void {
+  if (typeof sd !== 'object' || sd === null) throw new CheckpointError(where, `state dict must be an object { key: Tensor }, got ${String(sd)}`);
   const want = new Map(paramShapes(c));
   const missing = [...want.keys()].filter((k) => !(k in sd));
   const extra = Object.keys(sd).filter((k) => !want.has(k));
@@ -97,12 +98,16 @@ export function checkStateDict(where: string, c: VitConfig, sd: Readonly<Record<
     const parts = [missing.length ? `missing ${missing.join(', ')}` : '', extra.length ? `unexpected ${extra.join(', ')}` : ''].filter(Boolean);
     throw new CheckpointError(where, `state dict does not match ${c.name}: ${parts.join('; ')}`);
   }
+  const badType: string[] = [];
   const bad: string[] = [];
   for (const [k, dims] of want) {
     const t = sd[k] as Tensor;
-    if (t.type !== 'float32') bad.push(`${k}: float32 expected, got ${t.type}`);
-    else if (t.dims.length !== dims.length || t.dims.some((d, i) => d !== dims[i])) bad.push(`${k}: ${fmtDims(dims)} expected, got ${fmtDims(t.dims)}`);
+    if (t?.type !== 'float32' || !(t.data instanceof Float32Array)) badType.push(`${k}: float32 expected, got ${t?.type}`);
+    else if (!Array.isArray(t.dims) || t.dims.length !== dims.length || t.dims.some((d, i) => d !== dims[i])) {
+      bad.push(`${k}: ${fmtDims(dims)} expected, got ${Array.isArray(t.dims) ? fmtDims(t.dims) : String(t.dims)}`);
+    } else if (t.data.length !== numel(dims)) bad.push(`${k}: ${fmtDims(dims)} needs ${numel(dims)} values, data has ${t.data.length}`);
   }
+  if (badType.length > 0) throw new DTypeError(where, `state dict does not match ${c.name}: ${badType.join('; ')}`);
   if (bad.length > 0) throw new ShapeError(where, `state dict does not match ${c.name}: ${bad.join('; ')}`);
 }
 
