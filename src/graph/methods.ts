@@ -86,6 +86,8 @@ export abstract class OpMethods {
     this.one('ScatterElements', [data, indices, updates], { axis, reduction });
   /** [values, indices] of the k largest (or smallest) along `axis`. */
   TopK = (x: Value, k: number, axis = -1, largest = true) => this.apply('TopK', [x], { k, axis, largest });
+  /** TopK whose k is computed at run time (`k` int64 [1]); the selected axis gets the symbol `size`. */
+  TopKDynamic = (x: Value, k: Value, size: string, axis = -1, largest = true) => this.apply('TopK', [x, k], { k: size, axis, largest });
   ArgMax = (x: Value, axis: number, keepdims = false) => this.one('ArgMax', [x], { axis, keepdims });
 
   // reductions

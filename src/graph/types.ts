@@ -83,7 +83,8 @@ export interface OpAttrs {
   Gather: { readonly axis: number };
   GatherElements: { readonly axis: number };
   ScatterElements: { readonly axis: number; readonly reduction: Reduction };
-  TopK: { readonly k: number; readonly axis: number; readonly largest: boolean };
+  /** k static, or a symbol naming the output size when k comes at run time as an int64 [1] second input. */
+  TopK: { readonly k: number | string; readonly axis: number; readonly largest: boolean };
   ArgMax: { readonly axis: number; readonly keepdims: boolean };
   // reductions
   ReduceSum: { readonly axes: Ints; readonly keepdims: boolean };

@@ -177,6 +177,7 @@ export const opCases: OpCases = {
     variants: [
       { name: 'largest, last axis', inputs: [f([3, 5])], attrs: { k: 2, axis: -1, largest: true } },
       { name: 'smallest, axis 0', inputs: [f([4, 3])], attrs: { k: 3, axis: 0, largest: false } },
+      { name: 'k at run time (fed int64 [1])', inputs: [f([3, 5]), i64([1], [2], true)], attrs: { k: 'n', axis: -1, largest: true } },
     ],
   },
   ArgMax: { noGrad: 'integer output' },

@@ -2,7 +2,7 @@ import { fmtDims } from '../../tensor/errors.js';
 import { dimProduct, dimsAgree, FLOATS, fail, INTS, normAxis, requireDType, sameDType } from '../shape.js';
 import type { Dim, OpRule, OpTable, TypeInfo, Value } from '../types.js';
 import { noGrad } from '../types.js';
-import { bad, constInts, emitWithInts, int, readInt, readStr, simpleEmit } from './helpers.js';
+import { bad, int, int64s, readInt, readStr, simpleEmit } from './helpers.js';
 
 export const indexingOps = {
   Gather: {
@@ -75,31 +75,42 @@ export const indexingOps = {
   } satisfies OpRule<'ScatterElements'>,
 
   TopK: {
-    arity: 1,
-    shape: ([x], { k, axis }) => {
+    arity: [1, 2],
+    shape: ([x, kIn], { k, axis }) => {
       const s = (x as TypeInfo).shape;
       requireDType(x as TypeInfo, [...FLOATS, ...INTS]);
       const a = normAxis(axis, s.length);
       const d = s[a] as Dim;
-      if (!Number.isInteger(k) || k < 1 || (typeof d === 'number' && k > d)) fail(`k must be in [1, ${d}], got ${k}`);
+      if (typeof k === 'string') {
+        if (!kIn || kIn.dtype !== 'int64' || kIn.shape.length !== 1 || kIn.shape[0] !== 1) fail('a symbolic k needs its value as an int64 [1] second input');
+        if (k.length === 0) fail('the symbol naming the output size must be non-empty');
+      } else {
+        if (kIn) fail('a static k takes no second input');
+        if (!Number.isInteger(k) || k < 1 || (typeof d === 'number' && k > d)) fail(`k must be in [1, ${d}], got ${k}`);
+      }
       const out = s.map((v, i) => (i === a ? k : v));
       return [
         { dtype: (x as TypeInfo).dtype, shape: out },
         { dtype: 'int64', shape: out },
       ];
     },
-    emit: emitWithInts(
-      'TopK',
-      (a) => [[a.k]],
-      (a) => ({ axis: int(a.axis), largest: int(a.largest), sorted: int(1) }),
-    ),
+    emit: (ctx, { inputs, outputs, attrs }) => {
+      const kName = typeof attrs.k === 'number' ? ctx.constant(int64s([attrs.k])) : (inputs[1] as string);
+      ctx.node('TopK', [inputs[0] as string, kName], outputs, { axis: int(attrs.axis), largest: int(attrs.largest), sorted: int(1) });
+    },
     decode: {
       onnx: 'TopK',
-      read: (n) => ({ attrs: { k: constInts(n, 1, 'K')[0] as number, axis: readInt(n, 'axis', -1), largest: readInt(n, 'largest', 1) === 1 }, inputs: [0] }),
+      read: (n) => {
+        const attrs = { axis: readInt(n, 'axis', -1), largest: readInt(n, 'largest', 1) === 1 };
+        if (readInt(n, 'sorted', 1) !== 1) bad(n, 'sorted=0 is not supported');
+        const k = n.constantInput(1);
+        return k ? { attrs: { k: Number(k.data[0]), ...attrs }, inputs: [0] } : { attrs: { k: `${n.name || 'topk'}_k`, ...attrs }, inputs: [0, 1] };
+      },
     },
     // The values are differentiable (scattered back to where they came from); the indices are not.
     vjp: (g, { inputs: [x], outputs: [, indices], gys: [gv], attrs: { axis } }) => [
       gv ? g.ScatterElements(g.zerosLike(x as Value), indices as Value, gv, axis, 'add') : null,
+      null,
     ],
   } satisfies OpRule<'TopK'>,
 
