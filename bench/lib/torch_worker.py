@@ -92,6 +92,17 @@ def build(case):
         x = torch.randn(case["batch"], case["inChans"], case["imageSize"], case["imageSize"])
         y = torch.randint(0, case["numClasses"], (case["batch"],))
         return m, x, lambda out: F.cross_entropy(out, y, label_smoothing=0.1)
+    if kind == "sret":
+        sys.path.insert(0, case["modulePath"])
+        from sret_ref import load_state_dict as load_sret, make_sret  # noqa: E402  (scripts/fixtures/sret_ref.py)
+
+        m = make_sret(case["config"])
+        if case.get("weights"):
+            load_sret(m, case["weights"])  # apt-prune's export in the reference layout, strict
+        cfg = case["config"]
+        x = torch.randn(case["batch"], cfg["inChans"], cfg["imageSize"], cfg["imageSize"])
+        y = torch.randint(0, cfg["numClasses"], (case["batch"],))
+        return m, x, lambda out: F.cross_entropy(out, y, label_smoothing=0.1)
     raise ValueError(f"unknown case kind {kind}")
 
 
