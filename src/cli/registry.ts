@@ -3,8 +3,11 @@
  * the tagged union `Command` and the dispatcher follow from this table.
  */
 import type { CommandSpec } from './command.js';
+import { aptCommand } from './commands/apt.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
+import { exportCommand } from './commands/export.js';
+import { pruneResrepCommand } from './commands/prune-resrep.js';
 import { trainCommand } from './commands/train.js';
 import type { Context } from './io.js';
 
@@ -12,6 +15,9 @@ export const COMMANDS = {
   demo: demoCommand,
   train: trainCommand,
   eval: evalCommand,
+  prune: pruneResrepCommand,
+  export: exportCommand,
+  apt: aptCommand,
 };
 
 export type CommandName = keyof typeof COMMANDS;

@@ -13,3 +13,4 @@ export {
 export { decodeSafetensors, type Safetensors } from './decode.js';
 export type { Json } from './json.js';
 export { encodeSafetensors, readSafetensors, type SafetensorsFile, writeSafetensors } from './safetensors.js';
+export { encodePng } from './png.js';

@@ -14,3 +14,5 @@ export {
 } from './optim.js';
 export { constantSchedule, warmupCosine } from './schedule.js';
 export { addGradients, GradStep, gradName, type StepResult } from './step.js';
+export { type AptEvent, type AptOptions, type AptResult, apt, evaluateApt } from './apt.js';
+export { type AptRecipe, aptFinetuneRecipe, aptPaperRecipe, checkAptRecipe } from './apt-recipe.js';

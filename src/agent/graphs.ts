@@ -1,0 +1,175 @@
+import { Graph } from '../graph/builder.js';
+import { correctCount, softmaxCrossEntropy } from '../graph/nn.js';
+import type { Dim, Value } from '../graph/types.js';
+import { addGradients } from '../train/step.js';
+import type { VitConfig } from '../vit/config.js';
+import { classify, type ForwardHooks } from '../vit/model.js';
+import { type Params, type VitKey, vitParams } from '../vit/params.js';
+import type { PrunerConfig } from './config.js';
+import { type ScorerKey, scorerParams } from './params.js';
+import { dropProbability, prunerLogits } from './scorer.js';
+import { allTokens, decideAndGather, decideMask, type Gathered, keyBias } from './tokens.js';
+
+export type PruneMode = 'masked' | 'gathered';
+
+export interface PrunedForward {
+  readonly logits: Value;
+  /** Per cut layer: the alive mask after it ([B, N] masked; [B, n_k] gathered). */
+  readonly keeps: readonly Value[];
+  /** Gathered mode, per cut layer: original token index of each kept position [B, n_k] int64. */
+  readonly indices: readonly Value[];
+}
+
+/** Count of tokens kept at cut k (static strategies); threshold decides per token. */
+function countAt(p: PrunerConfig, k: number): number {
+  return p.strategy.kind === 'threshold' ? 0 : (p.strategy.keep[k] as number);
+}
+
+/**
+ * A ViT forward with APT decisions at the cut layers. `masked`: dropped tokens stay in the
+ * sequence as masked keys (−10000 attention bias, accumulating) — the training and reference form.
+ * `gathered`: dropped tokens are removed (gather), later blocks and pruners run on fewer tokens —
+ * the inference form; same logits as masked (up to float rounding).
+ */
+export function prunedForward(
+  g: Graph,
+  vit: Params<VitKey>,
+  scorers: readonly Params<ScorerKey>[],
+  images: Value,
+  c: VitConfig,
+  p: PrunerConfig,
+  mode: PruneMode,
+  randomScores: readonly Value[] = [],
+): PrunedForward {
+  const keeps: Value[] = [];
+  const indices: Value[] = [];
+  const cutOf = new Map(p.cutLayers.map((l, k) => [l, k]));
+  let masked: { keep: Value; bias: Value } | null = null;
+  let state: Gathered | null = null;
+  let index0: Value | null = null;
+  const hooks: ForwardHooks = {
+    attnBias: () => (mode === 'masked' ? masked?.bias : state && p.strategy.kind === 'threshold' ? keyBias(g, state.keep) : undefined),
+    afterBlock: (i, out, clsAttn) => {
+      const k = cutOf.get(i);
+      if (k === undefined) return undefined;
+      return g.scope(`prune.${k}`, () => {
+        const rnd = randomScores[k];
+        if (mode === 'masked') {
+          const start = masked ? null : allTokens(g, out);
+          index0 ??= (start as Gathered).index;
+          const keep = decideMask(g, p.strategy, countAt(p, k), {
+            tokens: out,
+            clsAttn,
+            keep: masked?.keep ?? (start as Gathered).keep,
+            index: index0,
+            pruner: scorers[k],
+            randomScore: rnd,
+          });
+          masked = { keep, bias: keyBias(g, keep) };
+          keeps.push(keep);
+          return undefined;
+        }
+        const cur: Gathered = state ? { ...state, tokens: out } : allTokens(g, out);
+        const randomScore = rnd ? g.GatherElements(rnd, cur.index, 1) : undefined;
+        state = decideAndGather(g, p.strategy, countAt(p, k), cur, { clsAttn, pruner: scorers[k], randomScore }, `n${k}`);
+        keeps.push(state.keep);
+        indices.push(state.index);
+        return state.tokens;
+      });
+    },
+  };
+  return { logits: classify(g, vit, images, c, hooks).logits, keeps, indices };
+}
+
+/** Declares the pruners' parameters, named as in checkpoints (`clip_layer.{k}.…`). */
+export function prunerParams(g: Graph, c: VitConfig, p: PrunerConfig): Params<ScorerKey>[] {
+  return p.cutLayers.map((_, k) => scorerParams(g, c.dim, `clip_layer.${k}.`));
+}
+
+/** Random-baseline score inputs (`random_score.{k}` [B, N]), one per cut layer, or none. */
+function randomInputs(g: Graph, c: VitConfig, p: PrunerConfig): Value[] {
+  if (p.strategy.kind !== 'random') return [];
+  const n = (c.imageSize / c.patchSize) ** 2 + 1;
+  return p.cutLayers.map((_, k) => g.input(`random_score.${k}`, 'float32', ['B', n]));
+}
+
+/**
+ * Inference graph: `images` → `logits`, and per cut layer `kept.{k}` (tokens kept per sample, [B])
+ * and, gathered, `index.{k}` (original indices of the kept tokens, [B, n_k]: the kept ones first,
+ * ascending, then padding) or, masked, `mask.{k}` (the alive mask [B, N]).
+ */
+export function prunedInferenceGraph(c: VitConfig, p: PrunerConfig, mode: PruneMode): Graph {
+  const g = new Graph(`${c.name}-apt-${mode}`);
+  const images = g.input('images', 'float32', ['B', c.inChans, c.imageSize, c.imageSize]);
+  const f = prunedForward(g, vitParams(g, c), prunerParams(g, c, p), images, c, p, mode, randomInputs(g, c, p));
+  g.output('logits', f.logits);
+  f.keeps.forEach((k, i) => g.output(`kept.${i}`, g.ReduceSum(k, [1], false)));
+  if (mode === 'gathered') f.indices.forEach((x, i) => g.output(`index.${i}`, x));
+  else f.keeps.forEach((k, i) => g.output(`mask.${i}`, k));
+  return g;
+}
+
+/**
+ * Streams 0 and 1 of APT training in one graph. Inputs `images`, `labels`, the ViT and pruner
+ * parameters. Stream 0 (plain, no gradient): `logits.plain`, and per cut layer the block output
+ * `h.{k}` [B, N, D] and the pruner's `pdrop.{k}` [B, N] on it (for stream 2's exploration). Stream 1
+ * (decisions at every cut, masked, accumulating): `loss` = mean CE, `correct`, `kept.{k}`, and the
+ * gradient of `loss` for every ViT parameter only — the pruners' inputs are detached and their
+ * decisions are comparisons, so no gradient reaches them.
+ */
+export function aptTrainGraph(c: VitConfig, p: PrunerConfig): Graph {
+  const g = new Graph(`${c.name}-apt-train`);
+  const images = g.input('images', 'float32', ['B', c.inChans, c.imageSize, c.imageSize]);
+  const labels = g.input('labels', 'int64', ['B']);
+  const vit = vitParams(g, c);
+  const scorers = prunerParams(g, c, p);
+  const plain = g.scope('plain', () => classify(g, vit, images, c));
+  g.output('logits.plain', g.StopGradient(plain.logits));
+  p.cutLayers.forEach((l, k) => {
+    const h = g.StopGradient(plain.features.blockOutputs[l] as Value);
+    g.output(`h.${k}`, h);
+    g.output(`pdrop.${k}`, dropProbability(g, prunerLogits(g, scorers[k] as Params<ScorerKey>, h)));
+  });
+  const s1 = g.scope('pruned', () => prunedForward(g, vit, scorers, images, c, p, 'masked', randomInputs(g, c, p)));
+  const loss = softmaxCrossEntropy(g, s1.logits, labels);
+  g.output('correct', correctCount(g, s1.logits, labels));
+  s1.keeps.forEach((k, i) => g.output(`kept.${i}`, g.ReduceSum(k, [1], false)));
+  addGradients(g, loss, vit);
+  return g;
+}
+
+/**
+ * Stream 2's forward from a cut: `h` [B, N, D] (block `cut`'s plain output) and `keep` [B, N]
+ * (one token dropped per sample) → `logits` of blocks cut+1… and the head. Exact against a full
+ * forward with the same single cut, since dropout is 0.
+ */
+export function tailGraph(c: VitConfig, cut: number): Graph {
+  const g = new Graph(`${c.name}-apt-tail-${cut}`);
+  const n = (c.imageSize / c.patchSize) ** 2 + 1;
+  const h = g.input('h', 'float32', ['B', n, c.dim]);
+  const keep = g.input('keep', 'float32', ['B', n]);
+  const bias = keyBias(g, keep);
+  const vit = vitParams(g, c);
+  g.output('logits', classify(g, vit, null, c, { start: cut + 1, tokens: h, attnBias: () => bias }).logits);
+  return g;
+}
+
+/**
+ * The agent's update for one cut layer: `h` [B, N, D], the explored token `j` [B] and its
+ * reward-sign label `c` [B] (int64) → `loss` = mean_b CE(l[b, j_b, :], c_b) and the gradient of
+ * every pruner parameter (generic names `query.weight`, …; feed pruner k's tensors).
+ */
+export function agentLossGraph(c: VitConfig): Graph {
+  const g = new Graph(`${c.name}-apt-agent`);
+  const n = (c.imageSize / c.patchSize) ** 2 + 1;
+  const h = g.input('h', 'float32', ['B', n, c.dim]);
+  const j = g.input('j', 'int64', ['B']);
+  const label = g.input('c', 'int64', ['B']);
+  const p = scorerParams(g, c.dim, '');
+  const logits = prunerLogits(g, p, h); // [B, N, 2]
+  const at = g.Expand(g.Reshape(j, [-1, 1, 1]), [j.shape[0] as Dim, 1, 2]);
+  const chosen = g.Reshape(g.GatherElements(logits, at, 1), [-1, 2]); // [B, 2]
+  g.output('chosen', chosen);
+  addGradients(g, softmaxCrossEntropy(g, chosen, label), p);
+  return g;
+}

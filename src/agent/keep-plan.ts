@@ -1,0 +1,59 @@
+import { fmtDims, ShapeError, ValueError } from '../tensor/errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { numTokens, type VitConfig } from '../vit/config.js';
+
+/**
+ * Which tokens survive each cut layer: `kept[k][b]` holds the original indices (ascending, CLS = 0
+ * first) of the tokens sample b keeps after cut layer `cutLayers[k]`. Decisions are data: a plan is
+ * applied to any per-token tensor by `applyPlan`, and token counts follow from it.
+ */
+export interface KeepPlan {
+  readonly cutLayers: readonly number[];
+  readonly kept: readonly (readonly Int32Array[])[];
+}
+
+/** Tokens entering each block, per sample: [B][depth] (all N before the first cut). */
+export function tokensPerLayer(plan: KeepPlan, c: VitConfig): number[][] {
+  const b = plan.kept[0]?.length ?? 0;
+  return Array.from({ length: b }, (_, s) => {
+    let n = numTokens(c);
+    let k = 0;
+    return Array.from({ length: c.depth }, (_, i) => {
+      const here = n;
+      if (plan.cutLayers[k] === i) n = (plan.kept[k]?.[s] as Int32Array).length;
+      if (plan.cutLayers[k] === i) k++;
+      return here;
+    });
+  });
+}
+
+/** The plan that keeps everything (identity): applying it changes nothing. */
+export function keepAll(cutLayers: readonly number[], batch: number, n: number): KeepPlan {
+  const all = Int32Array.from({ length: n }, (_, i) => i);
+  return { cutLayers: [...cutLayers], kept: cutLayers.map(() => Array.from({ length: batch }, () => all.slice())) };
+}
+
+/**
+ * The tokens of sample-major `x` [B, N, …] kept after cut `k`: a list of per-sample tensors
+ * [n_b, …] (counts differ per sample). CLS stays first by construction.
+ */
+export function applyPlan(plan: KeepPlan, k: number, x: Tensor<'float32'>): Tensor<'float32'>[] {
+  const kept = plan.kept[k];
+  if (!kept) throw new ValueError('applyPlan', `cut index ${k} is outside [0, ${plan.kept.length})`);
+  const [b, n] = x.dims as [number, number];
+  if (x.dims.length < 2 || b !== kept.length) throw new ShapeError('applyPlan', `x must be [${kept.length}, N, …], got ${fmtDims(x.dims)}`);
+  const inner = x.data.length / (b * n);
+  return kept.map((idx, s) => {
+    const out = new Float32Array(idx.length * inner);
+    idx.forEach((j, r) => {
+      if (j < 0 || j >= n) throw new ValueError('applyPlan', `kept index ${j} of sample ${s} is outside [0, ${n})`);
+      out.set(x.data.subarray((s * n + j) * inner, (s * n + j + 1) * inner), r * inner);
+    });
+    return { type: 'float32', dims: [idx.length, ...x.dims.slice(2)], data: out };
+  });
+}
+
+/** Mean tokens kept after each cut layer over the samples of a plan. */
+export function meanKept(plan: KeepPlan): number[] {
+  return plan.kept.map((per) => per.reduce((s, idx) => s + idx.length, 0) / Math.max(1, per.length));
+}

@@ -1,0 +1,175 @@
+/**
+ * The APT flows `apt-prune apt …` and `apt-prune demo` share: fine-tune a ViT with the TokenPruner
+ * from a checkpoint, report accuracy and tokens like the source's infer.py, measure throughput, and
+ * draw token maps. Library calls only; the commands add flags and printing.
+ */
+import { join } from 'node:path';
+import { loadAptCheckpoint, saveAptCheckpoint } from '../agent/checkpoint.js';
+import type { StrategyInput } from '../agent/config.js';
+import { prunedInferenceGraph } from '../agent/graphs.js';
+import type { KeepPlan } from '../agent/keep-plan.js';
+import type { TokenPruner } from '../agent/pruner.js';
+import { imageReport, macsRatio } from '../agent/report.js';
+import { renderTokenMaps } from '../agent/viz.js';
+import { type Dataset, subset } from '../data/dataset.js';
+import { batches } from '../data/loader.js';
+import { compile, type Session } from '../graph/runtime.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { encodePng } from '../io/png.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { type AptEvent, type AptResult, apt } from '../train/apt.js';
+import { type AptRecipe, aptFinetuneRecipe, aptPaperRecipe } from '../train/apt-recipe.js';
+import { scoreLogits } from '../train/metrics.js';
+import { forward, type VitModel } from '../vit/api.js';
+import { inferenceGraph } from '../vit/model.js';
+import type { Context } from './io.js';
+import type { Progress } from './progress.js';
+
+export const APT_RECIPES = ['fmnist-finetune', 'apt-paper'] as const;
+export type AptRecipeName = (typeof APT_RECIPES)[number];
+
+export function recipeByName(name: AptRecipeName, updates: number, seed: number, lr?: number): AptRecipe {
+  const r = name === 'apt-paper' ? aptPaperRecipe(updates, seed) : aptFinetuneRecipe(updates, seed);
+  return lr === undefined ? r : { ...r, lr };
+}
+
+/** APT update events as the progress bar's fit steps (JSON mode: the APT events themselves). */
+export function aptProgress(ctx: Context, progress: Progress): (e: AptEvent) => void {
+  return (e) => {
+    if (ctx.json) return ctx.emit(e);
+    if (e.kind === 'update')
+      progress.fit({
+        kind: 'step',
+        epoch: 0,
+        step: e.update,
+        totalSteps: e.total,
+        loss: e.lossPruned,
+        lr: e.lr,
+        imagesPerSec: e.imagesPerSec,
+        etaSec: e.etaSec,
+      });
+    else
+      progress.note(
+        `update ${e.update}: val plain ${(100 * e.plainAccuracy).toFixed(2)}% · pruned ${(100 * e.prunedAccuracy).toFixed(2)}% · tokens kept ${e.keptMean.map((k) => k.toFixed(1)).join(' / ')}`,
+      );
+  };
+}
+
+export interface FinetuneSpec {
+  readonly checkpoint: string;
+  readonly strategy: StrategyInput;
+  readonly recipe: AptRecipe;
+  readonly out: string;
+  readonly seed: number;
+  readonly train: Dataset;
+  readonly val?: Dataset;
+}
+
+/**
+ * Fine-tunes the checkpoint's ViT with (new or loaded) pruners; keeps the best-pruned checkpoint
+ * (by validation accuracy) at `<out>/best-pruned` and the last at `<out>/final`.
+ */
+export async function finetune(
+  s: FinetuneSpec,
+  onEvent: (e: AptEvent) => void,
+): Promise<{ model: VitModel; pruner: TokenPruner; result: AptResult; sourceSha256: string }> {
+  const { model, pruner, sha256 } = await loadAptCheckpoint(s.checkpoint, { strategy: s.strategy, seed: s.seed });
+  const info = { seed: s.seed, recipe: s.recipe as never, source: { checkpoint: s.checkpoint, sha256 } };
+  const result = await apt({
+    model,
+    pruner,
+    train: s.train,
+    val: s.val,
+    recipe: s.recipe,
+    onEvent,
+    onBest: async (which, update, accuracy) => {
+      if (which === 'pruned')
+        await saveAptCheckpoint(join(s.out, 'best-pruned'), model, pruner, { ...info, step: update, metrics: { valPrunedAccuracy: accuracy } });
+    },
+  });
+  await saveAptCheckpoint(join(s.out, 'final'), model, pruner, { ...info, step: result.updates });
+  return { model, pruner, result, sourceSha256: sha256 };
+}
+
+export interface AptReport {
+  readonly plainAccuracy: number;
+  readonly prunedAccuracy: number;
+  /** Mean cross-entropy of the pruned model. */
+  readonly prunedLoss: number;
+  readonly keptMean: number[];
+  readonly macsRatio: number;
+  /** The first images' infer.py lines. */
+  readonly perImage: string[][];
+  readonly firstPlans: KeepPlan;
+}
+
+/** Plain and pruned (gathered, tokens really dropped) accuracy on `ds`, tokens kept, MACs ratio. */
+export async function aptReport(model: VitModel, pruner: TokenPruner, ds: Dataset, onBatch?: (done: number) => void, images = 3): Promise<AptReport> {
+  let [plain, pruned, loss, n] = [0, 0, 0, 0];
+  const kept = pruner.config.cutLayers.map(() => 0);
+  let firstPlans: KeepPlan | null = null;
+  for (const b of batches(ds, { batchSize: 500, reuseBuffers: false })) {
+    plain += scoreLogits(await forward(model, b.images), b.labels).correct;
+    const r = await pruner.run(model, b.images);
+    const s = scoreLogits(r.logits, b.labels);
+    [pruned, loss] = [pruned + s.correct, loss + s.lossSum];
+    r.plans.kept.forEach((per, k) => {
+      kept[k] = (kept[k] as number) + per.reduce((t, idx) => t + idx.length, 0);
+    });
+    firstPlans ??= r.plans;
+    n += b.labels.dims[0] as number;
+    onBatch?.(n);
+  }
+  const keptMean = kept.map((v) => v / n);
+  const plans = firstPlans as KeepPlan;
+  return {
+    plainAccuracy: plain / n,
+    prunedAccuracy: pruned / n,
+    prunedLoss: loss / n,
+    keptMean,
+    macsRatio: macsRatio(model.config, pruner.config.cutLayers, keptMean),
+    perImage: Array.from({ length: Math.min(images, n) }, (_, i) => imageReport(plans, i, model.config)),
+    firstPlans: plans,
+  };
+}
+
+/** Images/s of the plain and the pruned (gathered) model at batch `b`, interleaved rounds, weights baked in. */
+export async function throughput(model: VitModel, pruner: TokenPruner, ds: Dataset, b: number, seconds = 6): Promise<{ plain: number; pruned: number }> {
+  const images = (batches(ds, { batchSize: b, reuseBuffers: false }).next().value as { images: Tensor<'float32'> }).images;
+  const plain = await compile(inferenceGraph(model.config), { initializers: model.params });
+  const pruned = await compile(prunedInferenceGraph(model.config, pruner.config, 'gathered'), { initializers: { ...model.params, ...pruner.params } });
+  const time = async (s: Session, n: number) => {
+    const t = performance.now();
+    for (let i = 0; i < n; i++) await s.run({ images });
+    return (performance.now() - t) / 1000;
+  };
+  await time(plain, 2);
+  await time(pruned, 2);
+  const per = Math.max(1, Math.round((seconds / 8) * (b === 1 ? 400 : 16)));
+  const acc = { plain: 0, pruned: 0 };
+  for (let r = 0; r < 4; r++) {
+    acc.plain += await time(plain, per);
+    acc.pruned += await time(pruned, per);
+  }
+  plain.dispose();
+  pruned.dispose();
+  return { plain: (4 * per * b) / acc.plain, pruned: (4 * per * b) / acc.pruned };
+}
+
+/** `count` images spread evenly over `ds` (one per class for a class-major split of 10·count). */
+export function spread(ds: Dataset, count: number): Dataset {
+  const n = Math.min(count, ds.n);
+  return subset(
+    ds,
+    Int32Array.from({ length: n }, (_, i) => Math.floor((i * ds.n) / n)),
+  );
+}
+
+/** Token maps of `ds`'s images as a PNG (dropped patches greyed per cut layer); returns their plans. */
+export async function writeTokenMaps(path: string, model: VitModel, pruner: TokenPruner, ds: Dataset): Promise<KeepPlan> {
+  const first = batches(ds, { batchSize: ds.n, reuseBuffers: false }).next().value as { images: Tensor<'float32'> };
+  const { plans } = await pruner.run(model, first.images);
+  const img = renderTokenMaps(ds.images, ds.n, model.config, plans);
+  await writeFileAtomic(path, encodePng(img.width, img.height, img.rgb), 'writeTokenMaps');
+  return plans;
+}

@@ -1,0 +1,126 @@
+import { loadAptCheckpoint } from '../../agent/checkpoint.js';
+import type { StrategyInput } from '../../agent/config.js';
+import { validLines } from '../../agent/report.js';
+import { fashionMnist } from '../../data/index.js';
+import { APT_RECIPES, type AptRecipeName, aptProgress, aptReport, finetune, recipeByName, spread, writeTokenMaps } from '../apt-run.js';
+import { defineCommand } from '../command.js';
+import { EXIT, UsageError } from '../errors.js';
+import { choiceFlag, intFlag, option, optionalInt, type RawOptions, stringFlag } from '../flags.js';
+import { createProgress } from '../progress.js';
+
+export const APT_ACTIONS = ['train', 'eval', 'export', 'viz'] as const;
+type Action = (typeof APT_ACTIONS)[number];
+
+export interface AptArgs {
+  readonly action: Action;
+  readonly checkpoint: string;
+  readonly out: string | undefined;
+  readonly strategy: StrategyInput;
+  readonly recipe: AptRecipeName;
+  readonly updates: number;
+  readonly seed: number;
+  readonly images: number;
+  readonly limitPerClass: number | undefined;
+}
+
+const W = 'apt';
+
+/** `threshold`, `budget:0.7`, `evit:0.7`, `random:0.7` (keep rate per cut layer). */
+export function parseStrategy(s: string): StrategyInput {
+  if (s === 'threshold') return 'threshold';
+  const m = /^(budget|evit|random):(0(\.\d+)?|1(\.0+)?)$/.exec(s);
+  if (!m || !(Number(m[2]) > 0))
+    throw new UsageError(W, `--strategy must be threshold, budget:<rate>, evit:<rate> or random:<rate> with a keep rate in (0, 1], got '${s}'`);
+  return { kind: m[1] as 'budget' | 'evit' | 'random', keepRate: Number(m[2]) };
+}
+
+export function parseAptArgs(o: RawOptions, operands: readonly string[]): AptArgs {
+  const action = choiceFlag(W, 'action', operands[0], APT_ACTIONS);
+  const out = o['out'] === undefined ? undefined : stringFlag(W, '--out', o['out']);
+  if ((action === 'train' || action === 'export' || action === 'viz') && !out) throw new UsageError(W, `apt ${action} needs --out`);
+  return {
+    action,
+    checkpoint: stringFlag(W, '--checkpoint', o['checkpoint']),
+    out,
+    strategy: parseStrategy(stringFlag(W, '--strategy', o['strategy'])),
+    recipe: choiceFlag(W, '--recipe', o['recipe'], APT_RECIPES),
+    updates: intFlag(W, '--updates', o['updates']),
+    seed: intFlag(W, '--seed', o['seed'], 0),
+    images: intFlag(W, '--images', o['images']),
+    limitPerClass: optionalInt(W, '--limit-per-class', o['limitPerClass']),
+  };
+}
+
+/** `apt-prune apt train|eval|export|viz`: the TokenPruner from the command line. */
+export const aptCommand = defineCommand({
+  summary: 'TokenPruner: fine-tune a ViT with it (train), report accuracy and tokens (eval), write one ONNX file (export), draw token maps (viz)',
+  define(cmd) {
+    cmd
+      .argument('<action>', APT_ACTIONS.join(' | '))
+      .requiredOption('--checkpoint <path>', 'a ViT checkpoint (apt-prune train) or an APT checkpoint (apt train)')
+      .option('--out <path>', 'train: run directory; export: .onnx file; viz: .png file')
+      .addOption(option('--strategy <s>', 'threshold (APT) | budget:<rate> | evit:<rate> | random:<rate>', 'threshold'))
+      .addOption(option('--recipe <name>', APT_RECIPES.join(' | '), 'fmnist-finetune'))
+      .addOption(option('--updates <n>', 'optimizer updates (train)', '300'))
+      .addOption(option('--seed <n>', 'seed of pruner init, data order and exploration', '0'))
+      .addOption(option('--images <n>', 'per-image reports (eval) or token maps (viz)', '8'))
+      .option('--limit-per-class <k>', 'only the first k images of each class')
+      .addHelpText(
+        'after',
+        '\nExamples:\n  apt-prune apt train --checkpoint assets/fmnist-vit-t --out runs/apt --updates 600\n  apt-prune apt eval --checkpoint runs/apt/best-pruned\n  apt-prune apt export --checkpoint runs/apt/best-pruned --out fmnist-apt.onnx',
+      );
+  },
+  parse: parseAptArgs,
+  async run(a, ctx) {
+    const progress = createProgress(ctx);
+    try {
+      if (a.action === 'export') {
+        const { model, pruner } = await loadAptCheckpoint(a.checkpoint, { strategy: a.strategy, seed: a.seed });
+        const r = await pruner.exportOnnx(model, a.out as string);
+        ctx.emit({ kind: 'summary', command: 'apt export', ...r });
+        ctx.print(`wrote ${r.path} (${(r.bytes / 1e6).toFixed(2)} MB): ViT + ${pruner.config.cutLayers.length} pruners + token dropping, one graph`);
+        return EXIT.ok;
+      }
+      progress.phase('loading Fashion-MNIST');
+      const data = await fashionMnist({ validation: true, limitPerClass: a.limitPerClass });
+      if (a.action === 'train') {
+        const recipe = recipeByName(a.recipe, a.updates, a.seed);
+        const r = await finetune(
+          { checkpoint: a.checkpoint, strategy: a.strategy, recipe, out: a.out as string, seed: a.seed, train: data.train, val: data.val },
+          aptProgress(ctx, progress),
+        );
+        progress.end();
+        ctx.emit({ kind: 'summary', command: 'apt train', ...r.result });
+        ctx.print(
+          `best val accuracy: plain ${(100 * r.result.bestPlain.accuracy).toFixed(2)}% · pruned ${(100 * r.result.bestPruned.accuracy).toFixed(2)}% (update ${r.result.bestPruned.update}); checkpoints in ${a.out}`,
+        );
+        return EXIT.ok;
+      }
+      const { model, pruner } = await loadAptCheckpoint(a.checkpoint, { strategy: a.strategy, seed: a.seed });
+      if (a.action === 'viz') {
+        await writeTokenMaps(a.out as string, model, pruner, spread(data.test, a.images));
+        ctx.print(`wrote ${a.out}: ${a.images} test images, dropped patches greyed after cut layers ${pruner.config.cutLayers.join(', ')}`);
+        return EXIT.ok;
+      }
+      const sample = await aptReport(model, pruner, spread(data.test, a.images), undefined, a.images);
+      const r = await aptReport(model, pruner, data.test, (done) => progress.phase('evaluating test', done, data.test.n));
+      progress.end();
+      for (const lines of sample.perImage) for (const l of lines) ctx.print(l);
+      for (const l of validLines(r.prunedLoss, r.prunedAccuracy)) ctx.print(l);
+      ctx.print(
+        `plain accuracy ${(100 * r.plainAccuracy).toFixed(2)}% · tokens kept after cut layers ${pruner.config.cutLayers.join('/')}: ${r.keptMean.map((k) => k.toFixed(1)).join(' / ')} · MACs ${r.macsRatio.toFixed(3)} of plain`,
+      );
+      const summary = {
+        plainAccuracy: r.plainAccuracy,
+        prunedAccuracy: r.prunedAccuracy,
+        prunedLoss: r.prunedLoss,
+        keptMean: r.keptMean,
+        macsRatio: r.macsRatio,
+      };
+      ctx.emit({ kind: 'summary', command: 'apt eval', ...summary, perImage: sample.perImage, cutLayers: pruner.config.cutLayers });
+      return EXIT.ok;
+    } finally {
+      progress.end();
+    }
+  },
+});

@@ -1,0 +1,79 @@
+import type { RewardKind } from '../reward/pruning.js';
+import { ValueError } from '../tensor/errors.js';
+
+/** A three-channel APT training recipe (SGD with momentum, warmup + cosine over `total` updates). */
+export interface AptRecipe {
+  readonly name: string;
+  /** Images per update; split into `accum` micro-batches of batch/accum. */
+  readonly batch: number;
+  readonly accum: number;
+  readonly lr: number;
+  readonly momentum: number;
+  readonly weightDecay: number;
+  /** Warmup updates W and total updates T of the schedule λ(k). */
+  readonly warmup: number;
+  readonly total: number;
+  /** One joint clip over the ViT and every pruner. */
+  readonly maxGradNorm: number;
+  /** Evaluate plain and pruned accuracy on the validation split every this many updates (and at the end). */
+  readonly evalEvery: number;
+  readonly rewardKind: RewardKind;
+  /** Random crop + flip on the training images (APT's Fashion-MNIST setting: none). */
+  readonly augment: boolean;
+  readonly seed: number;
+}
+
+/** The source's recipe: batch 72 as 3 × 24, SGD 3e-2 momentum 0.9, no decay, W 500, clip 1, eval every 500. */
+export function aptPaperRecipe(total: number, seed = 0): AptRecipe {
+  return {
+    name: 'apt-paper',
+    batch: 72,
+    accum: 3,
+    lr: 3e-2,
+    momentum: 0.9,
+    weightDecay: 0,
+    warmup: Math.min(500, total - 1),
+    total,
+    maxGradNorm: 1,
+    evalEvery: 500,
+    rewardKind: 'prob',
+    augment: false,
+    seed,
+  };
+}
+
+/**
+ * Fine-tuning a trained fmnist-vit-t with the TokenPruner: the source's SGD setting at a lower
+ * rate, since the ViT is already trained (3e-2 is for ImageNet-21k → CIFAR) and the pruners start
+ * from scratch. Batch 96 (4 × 24), lr 1e-2, warmup 5% of the updates, cosine to 0, clip 1.
+ */
+export function aptFinetuneRecipe(total: number, seed = 0): AptRecipe {
+  return {
+    name: 'fmnist-finetune',
+    batch: 96,
+    accum: 4,
+    lr: 1e-2,
+    momentum: 0.9,
+    weightDecay: 0,
+    warmup: Math.max(1, Math.round(0.05 * total)),
+    total,
+    maxGradNorm: 1,
+    evalEvery: Math.max(50, Math.round(total / 10)),
+    rewardKind: 'prob',
+    augment: false,
+    seed,
+  };
+}
+
+export function checkAptRecipe(r: AptRecipe): void {
+  const where = 'train.apt';
+  const posInt = (k: keyof AptRecipe) => {
+    const v = r[k] as number;
+    if (!Number.isInteger(v) || v < 1) throw new ValueError(where, `recipe.${String(k)} must be a positive integer, got ${v}`);
+  };
+  (['batch', 'accum', 'total', 'evalEvery'] as const).forEach(posInt);
+  if (r.batch % r.accum !== 0) throw new ValueError(where, `recipe.batch ${r.batch} must be divisible by recipe.accum ${r.accum}`);
+  if (!Number.isInteger(r.warmup) || r.warmup < 0 || r.warmup >= r.total)
+    throw new ValueError(where, `recipe.warmup must be in [0, ${r.total}), got ${r.warmup}`);
+  if (!(r.lr > 0) || !(r.maxGradNorm > 0)) throw new ValueError(where, `recipe.lr and recipe.maxGradNorm must be > 0, got ${r.lr} and ${r.maxGradNorm}`);
+}

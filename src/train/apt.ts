@@ -1,0 +1,226 @@
+import { explore, oneCutMask } from '../agent/explore.js';
+import { agentLossGraph, aptTrainGraph, tailGraph } from '../agent/graphs.js';
+import { scorerFeeds } from '../agent/params.js';
+import type { TokenPruner } from '../agent/pruner.js';
+import type { Dataset } from '../data/dataset.js';
+import { batches } from '../data/loader.js';
+import { compile, type Session, type SessionOptions } from '../graph/runtime.js';
+import { pruningReward, rewardLabels } from '../reward/pruning.js';
+import { NonFiniteLossError, ValueError } from '../tensor/errors.js';
+import { Rng } from '../tensor/rng.js';
+import { type Tensor, tensor } from '../tensor/tensor.js';
+import type { VitModel } from '../vit/api.js';
+import { forward } from '../vit/api.js';
+import { numTokens } from '../vit/config.js';
+import { type AptRecipe, checkAptRecipe } from './apt-recipe.js';
+import { scoreLogits } from './metrics.js';
+import { clipGradNorm, type ParamStore, SGD } from './optim.js';
+import { warmupCosine } from './schedule.js';
+import { gradName } from './step.js';
+
+export type AptEvent =
+  | {
+      readonly kind: 'update';
+      readonly update: number;
+      readonly total: number;
+      readonly lossPruned: number;
+      readonly agentLoss: readonly number[];
+      readonly keptMean: readonly number[];
+      readonly lr: number;
+      readonly imagesPerSec: number;
+      readonly etaSec: number;
+    }
+  | { readonly kind: 'eval'; readonly update: number; readonly plainAccuracy: number; readonly prunedAccuracy: number; readonly keptMean: readonly number[] };
+
+export interface AptOptions {
+  readonly model: VitModel;
+  readonly pruner: TokenPruner;
+  readonly train: Dataset;
+  /** Validation split for plain/pruned accuracy and best-checkpoint tracking (never the test set). */
+  readonly val?: Dataset;
+  readonly recipe: AptRecipe;
+  readonly onEvent?: (e: AptEvent) => void;
+  /** Called with the parameters whenever plain or pruned validation accuracy improves. */
+  readonly onBest?: (which: 'plain' | 'pruned', update: number, accuracy: number) => Promise<void> | void;
+  readonly session?: SessionOptions;
+  /**
+   * Replaces stream 2's exploration (parity replays, tests): cut index k, the pruner's P(drop)
+   * [B, N] on the micro-batch, the data-set rows of its samples and N → j per sample (1…N−1).
+   * Default: `explore` on the run's seeded generator.
+   */
+  readonly explore?: (k: number, pDrop: Float32Array, rows: Int32Array, n: number) => Int32Array;
+}
+
+export interface AptResult {
+  readonly updates: number;
+  readonly bestPlain: { readonly update: number; readonly accuracy: number };
+  readonly bestPruned: { readonly update: number; readonly accuracy: number };
+  readonly history: { update: number; plainAccuracy: number; prunedAccuracy: number; keptMean: number[] }[];
+}
+
+/** Plain and pruned (pruner's own strategy, masked) top-1 on `ds`, and mean kept tokens per cut. */
+export async function evaluateApt(
+  model: VitModel,
+  pruner: TokenPruner,
+  ds: Dataset,
+  batchSize = 500,
+): Promise<{ plainAccuracy: number; prunedAccuracy: number; keptMean: number[] }> {
+  let [plain, pruned, n] = [0, 0, 0];
+  const kept = pruner.config.cutLayers.map(() => 0);
+  for (const b of batches(ds, { batchSize, reuseBuffers: false })) {
+    plain += scoreLogits(await forward(model, b.images), b.labels).correct;
+    const r = await pruner.run(model, b.images, { mode: 'gathered' });
+    pruned += scoreLogits(r.logits, b.labels).correct;
+    r.plans.kept.forEach((per, k) => {
+      kept[k] = (kept[k] as number) + per.reduce((s, idx) => s + idx.length, 0);
+    });
+    n += b.labels.dims[0] as number;
+  }
+  return { plainAccuracy: plain / n, prunedAccuracy: pruned / n, keptMean: kept.map((v) => v / n) };
+}
+
+/** An `explore` override's answer: one patch token (1…N−1) per sample. */
+function checkChosen(j: Int32Array, b: number, n: number): Int32Array {
+  if (!(j instanceof Int32Array) || j.length !== b)
+    throw new ValueError('train.apt', `explore must return an Int32Array of ${b} token indices, got ${j?.length} values`);
+  j.forEach((t, i) => {
+    if (!(t >= 1 && t < n)) throw new ValueError('train.apt', `explore chose token ${t} for sample ${i}; must be in [1, ${n - 1}]`);
+  });
+  return j;
+}
+
+const sessions = new Map<string, Promise<Session>>();
+function cached(key: string, make: () => Promise<Session>): Promise<Session> {
+  let s = sessions.get(key);
+  if (!s) {
+    s = make();
+    sessions.set(key, s);
+    s.catch(() => sessions.delete(key));
+  }
+  return s;
+}
+
+/**
+ * APT's three-channel training (specs/apt.md §4), per micro-batch of batch/accum images:
+ *  S0 plain forward (no gradient) → p_plain, block outputs H_ℓ, the pruners' P(drop) on them;
+ *  S1 decisions at every cut (masked, accumulating) → cross-entropy → gradient into the ViT only;
+ *  S2 per cut layer ℓ: one token per sample cut (explore) → forward from H_ℓ → reward (p_pruned[y] −
+ *     p_plain[y]) → reward-sign labels → 2-class cross-entropy → gradient into pruner ℓ only.
+ * Each loss is divided by accum; every accum micro-batches one joint clip over ViT + pruners, the
+ * warmup-cosine lr of update k (scheduler before optimizer, as the source) and an SGD step.
+ * Strategies without an agent (evit, random) fine-tune the ViT through S1 alone.
+ */
+export async function apt(o: AptOptions): Promise<AptResult> {
+  const { model, pruner, recipe } = o;
+  checkAptRecipe(recipe);
+  if (pruner.vit.dim !== model.config.dim || pruner.vit.depth !== model.config.depth)
+    throw new ValueError('train.apt', `pruner built for ${pruner.vit.name}, model is ${model.config.name}`);
+  const c = model.config;
+  const pc = pruner.config;
+  const withAgent = pc.strategy.kind === 'threshold' || pc.strategy.kind === 'budget';
+  const so = o.session ?? {};
+  const key = JSON.stringify([c, pc, so]);
+  const graphA = await cached(`A${key}`, () => compile(aptTrainGraph(c, pc), so));
+  const tails = withAgent ? await Promise.all(pc.cutLayers.map((l) => cached(`T${l}${key}`, () => compile(tailGraph(c, l), so)))) : [];
+  const agent = withAgent ? await cached(`C${key}`, () => compile(agentLossGraph(c), so)) : null;
+
+  const micro = recipe.batch / recipe.accum;
+  const n = numTokens(c);
+  const store: ParamStore = new Map([...Object.entries(model.params), ...Object.entries(pruner.params)]);
+  const opt = new SGD(store, { lr: recipe.lr, momentum: recipe.momentum, weightDecay: recipe.weightDecay });
+  const lambda = warmupCosine(recipe.warmup, recipe.total);
+  const rng = new Rng(recipe.seed);
+  const dataRng = rng.split();
+  const exploreRng = rng.split();
+  const randRng = rng.split();
+  const history: AptResult['history'] = [];
+  let bestPlain = { update: 0, accuracy: -1 };
+  let bestPruned = { update: 0, accuracy: -1 };
+  const started = performance.now();
+
+  const evaluateNow = async (update: number) => {
+    if (!o.val) return;
+    const m = await evaluateApt(model, pruner, o.val);
+    history.push({ update, ...m });
+    o.onEvent?.({ kind: 'eval', update, ...m });
+    if (m.plainAccuracy > bestPlain.accuracy) {
+      bestPlain = { update, accuracy: m.plainAccuracy };
+      await o.onBest?.('plain', update, m.plainAccuracy);
+    }
+    if (m.prunedAccuracy > bestPruned.accuracy) {
+      bestPruned = { update, accuracy: m.prunedAccuracy };
+      await o.onBest?.('pruned', update, m.prunedAccuracy);
+    }
+  };
+
+  let update = 0;
+  let microCount = 0; // counted globally, across epochs (no leftover gradients leak between epochs)
+  let grads: Record<string, Tensor<'float32'>> = {};
+  let stats = { loss: 0, agent: pc.cutLayers.map(() => 0), kept: pc.cutLayers.map(() => 0) };
+  const add = (name: string, g: Tensor) => {
+    const acc = grads[name];
+    const src = g.data as Float32Array;
+    if (!acc) grads[name] = { type: 'float32', dims: [...g.dims], data: src.map((v) => v / recipe.accum) };
+    else for (let i = 0; i < src.length; i++) acc.data[i] = (acc.data[i] as number) + (src[i] as number) / recipe.accum;
+  };
+
+  while (update < recipe.total) {
+    for (const batch of batches(o.train, { batchSize: micro, shuffle: true, rng: dataRng, dropLast: true, augment: recipe.augment })) {
+      const b = batch.labels.dims[0] as number;
+      const random =
+        pc.strategy.kind === 'random'
+          ? Object.fromEntries(pc.cutLayers.map((_, k) => [`random_score.${k}`, tensor(randRng.fillUniform(new Float32Array(b * n)), [b, n])]))
+          : {};
+      const a = await graphA.run({ ...model.params, ...pruner.params, ...random, images: batch.images, labels: batch.labels });
+      const loss1 = Number((a.loss as Tensor).data[0]);
+      if (!Number.isFinite(loss1)) throw new NonFiniteLossError('train.apt', update + 1, loss1);
+      for (const name of Object.keys(model.params)) add(name, a[gradName(name)] as Tensor);
+      stats.loss += loss1 / recipe.accum;
+      pc.cutLayers.forEach((_, k) => {
+        stats.kept[k] = (stats.kept[k] as number) + Array.from((a[`kept.${k}`] as Tensor).data as Float32Array).reduce((s, v) => s + v, 0) / b / recipe.accum;
+      });
+      for (let k = 0; withAgent && k < pc.cutLayers.length; k++) {
+        const h = a[`h.${k}`] as Tensor<'float32'>;
+        const pDrop = (a[`pdrop.${k}`] as Tensor<'float32'>).data;
+        const j = o.explore
+          ? checkChosen(o.explore(k, pDrop, batch.indices, n), b, n)
+          : explore(pDrop, b, n, exploreRng, { greedyProb: pc.exploreGreedyProb, bugCompat: pc.bugCompatExplore });
+        const tail = await (tails[k] as Session).run({ ...model.params, h, keep: tensor(oneCutMask(j, n), [b, n]) });
+        const r = pruningReward({
+          logitsPlain: a['logits.plain'] as Tensor,
+          logitsPruned: tail.logits as Tensor,
+          labels: batch.labels,
+          kind: recipe.rewardKind,
+        });
+        const labels = tensor(BigInt64Array.from(rewardLabels(r), BigInt), [b], 'int64');
+        const out = await (agent as Session).run({ ...scorerFeeds(pruner.params, k), h, j: tensor(BigInt64Array.from(j, BigInt), [b], 'int64'), c: labels });
+        stats.agent[k] = (stats.agent[k] as number) + Number((out.loss as Tensor).data[0]) / recipe.accum;
+        for (const m of ['query', 'key', 'value', 'fc'])
+          for (const w of ['weight', 'bias']) add(`clip_layer.${k}.${m}.${w}`, out[gradName(`${m}.${w}`)] as Tensor);
+      }
+      if (++microCount % recipe.accum !== 0) continue;
+      clipGradNorm(grads, recipe.maxGradNorm);
+      update++;
+      const lr = recipe.lr * lambda(update);
+      opt.update(grads, lr);
+      const secs = (performance.now() - started) / 1000;
+      const rate = (update * recipe.batch) / secs;
+      o.onEvent?.({
+        kind: 'update',
+        update,
+        total: recipe.total,
+        lossPruned: stats.loss,
+        agentLoss: stats.agent,
+        keptMean: stats.kept,
+        lr,
+        imagesPerSec: rate,
+        etaSec: ((recipe.total - update) * recipe.batch) / rate,
+      });
+      grads = {};
+      stats = { loss: 0, agent: pc.cutLayers.map(() => 0), kept: pc.cutLayers.map(() => 0) };
+      if (update % recipe.evalEvery === 0 || update === recipe.total) await evaluateNow(update);
+      if (update >= recipe.total) break;
+    }
+  }
+  return { updates: update, bestPlain, bestPruned, history };
+}
