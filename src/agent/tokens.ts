@@ -28,6 +28,8 @@ export interface DecisionInputs {
 }
 
 const BIG = 1e9;
+/** Larger than any token index, small enough that keep·ORDER − index is exact in float32. */
+const ORDER = 1e6;
 
 /** 1 where the token is CLS (original index 0), else 0. [B, N] float. */
 function isCls(g: Graph, index: Value): Value {
@@ -97,8 +99,9 @@ export function decideAndGather(
   if (s.kind === 'threshold') {
     const mask = decideMask(g, s, count, inputs);
     const n = g.Reshape(g.Cast(g.ReduceMax(g.ReduceSum(mask, [1], false), [0], false), 'int64'), [1]);
-    // Kept tokens first, each group in ascending original order: score = keep·BIG − original index.
-    const score = g.Sub(g.scale(mask, BIG), g.Cast(state.index, 'float32'));
+    // Kept tokens first, each group in ascending original order: score = keep·ORDER − original index,
+    // exact in float32 (integers below 2²⁴), so the order never rests on TopK's tie rule.
+    const score = g.Sub(g.scale(mask, ORDER), g.Cast(state.index, 'float32'));
     sel = g.TopKDynamic(score, n, sym, 1, true)[1] as Value;
     return gatherAt(g, state, sel, g.GatherElements(mask, sel, 1), dim);
   }

@@ -17,10 +17,9 @@ import { compile, type Session } from '../graph/runtime.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { encodePng } from '../io/png.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { type AptEvent, type AptResult, apt } from '../train/apt.js';
+import { type AptEvaluation, type AptEvent, type AptResult, apt, evaluateApt } from '../train/apt.js';
 import { type AptRecipe, aptFinetuneRecipe, aptPaperRecipe } from '../train/apt-recipe.js';
-import { scoreLogits } from '../train/metrics.js';
-import { forward, type VitModel } from '../vit/api.js';
+import type { VitModel } from '../vit/api.js';
 import { inferenceGraph } from '../vit/model.js';
 import type { Context } from './io.js';
 import type { Progress } from './progress.js';
@@ -91,45 +90,19 @@ export async function finetune(
   return { model, pruner, result, sourceSha256: sha256 };
 }
 
-export interface AptReport {
-  readonly plainAccuracy: number;
-  readonly prunedAccuracy: number;
-  /** Mean cross-entropy of the pruned model. */
-  readonly prunedLoss: number;
-  readonly keptMean: number[];
+export interface AptReport extends AptEvaluation {
   readonly macsRatio: number;
   /** The first images' infer.py lines. */
   readonly perImage: string[][];
-  readonly firstPlans: KeepPlan;
 }
 
-/** Plain and pruned (gathered, tokens really dropped) accuracy on `ds`, tokens kept, MACs ratio. */
+/** Plain and pruned (gathered, tokens really dropped) accuracy on `ds`, tokens kept, MACs ratio, infer.py lines. */
 export async function aptReport(model: VitModel, pruner: TokenPruner, ds: Dataset, onBatch?: (done: number) => void, images = 3): Promise<AptReport> {
-  let [plain, pruned, loss, n] = [0, 0, 0, 0];
-  const kept = pruner.config.cutLayers.map(() => 0);
-  let firstPlans: KeepPlan | null = null;
-  for (const b of batches(ds, { batchSize: 500, reuseBuffers: false })) {
-    plain += scoreLogits(await forward(model, b.images), b.labels).correct;
-    const r = await pruner.run(model, b.images);
-    const s = scoreLogits(r.logits, b.labels);
-    [pruned, loss] = [pruned + s.correct, loss + s.lossSum];
-    r.plans.kept.forEach((per, k) => {
-      kept[k] = (kept[k] as number) + per.reduce((t, idx) => t + idx.length, 0);
-    });
-    firstPlans ??= r.plans;
-    n += b.labels.dims[0] as number;
-    onBatch?.(n);
-  }
-  const keptMean = kept.map((v) => v / n);
-  const plans = firstPlans as KeepPlan;
+  const m = await evaluateApt(model, pruner, ds, { onBatch });
   return {
-    plainAccuracy: plain / n,
-    prunedAccuracy: pruned / n,
-    prunedLoss: loss / n,
-    keptMean,
-    macsRatio: macsRatio(model.config, pruner.config.cutLayers, keptMean),
-    perImage: Array.from({ length: Math.min(images, n) }, (_, i) => imageReport(plans, i, model.config)),
-    firstPlans: plans,
+    ...m,
+    macsRatio: macsRatio(model.config, pruner.config.cutLayers, m.keptMean),
+    perImage: Array.from({ length: Math.min(images, ds.n) }, (_, i) => imageReport(m.firstPlans, i, model.config)),
   };
 }
 

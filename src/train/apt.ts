@@ -1,12 +1,13 @@
 import { explore, oneCutMask } from '../agent/explore.js';
 import { agentLossGraph, aptTrainGraph, tailGraph } from '../agent/graphs.js';
+import type { KeepPlan } from '../agent/keep-plan.js';
 import { scorerFeeds } from '../agent/params.js';
 import type { TokenPruner } from '../agent/pruner.js';
-import type { Dataset } from '../data/dataset.js';
+import { assertDataset, type Dataset } from '../data/dataset.js';
 import { batches } from '../data/loader.js';
 import { compile, type Session, type SessionOptions } from '../graph/runtime.js';
 import { pruningReward, rewardLabels } from '../reward/pruning.js';
-import { NonFiniteLossError, ValueError } from '../tensor/errors.js';
+import { NonFiniteLossError, ShapeError, ValueError } from '../tensor/errors.js';
 import { Rng } from '../tensor/rng.js';
 import { type Tensor, tensor } from '../tensor/tensor.js';
 import type { VitModel } from '../vit/api.js';
@@ -58,25 +59,41 @@ export interface AptResult {
   readonly history: { update: number; plainAccuracy: number; prunedAccuracy: number; keptMean: number[] }[];
 }
 
-/** Plain and pruned (pruner's own strategy, masked) top-1 on `ds`, and mean kept tokens per cut. */
+export interface AptEvaluation {
+  readonly plainAccuracy: number;
+  /** Top-1 with the pruner's decisions, tokens really removed (gathered). */
+  readonly prunedAccuracy: number;
+  /** Mean cross-entropy of the pruned model. */
+  readonly prunedLoss: number;
+  /** Mean tokens kept after each cut layer. */
+  readonly keptMean: number[];
+  /** The decisions on the first batch (for per-image reports). */
+  readonly firstPlans: KeepPlan;
+}
+
+/** Plain and pruned top-1 on `ds`, the pruned loss and mean kept tokens per cut layer. */
 export async function evaluateApt(
   model: VitModel,
   pruner: TokenPruner,
   ds: Dataset,
-  batchSize = 500,
-): Promise<{ plainAccuracy: number; prunedAccuracy: number; keptMean: number[] }> {
-  let [plain, pruned, n] = [0, 0, 0];
+  opts: { readonly batchSize?: number; readonly session?: SessionOptions; readonly onBatch?: (done: number) => void } = {},
+): Promise<AptEvaluation> {
+  let [plain, pruned, loss, n] = [0, 0, 0, 0];
   const kept = pruner.config.cutLayers.map(() => 0);
-  for (const b of batches(ds, { batchSize, reuseBuffers: false })) {
-    plain += scoreLogits(await forward(model, b.images), b.labels).correct;
-    const r = await pruner.run(model, b.images, { mode: 'gathered' });
-    pruned += scoreLogits(r.logits, b.labels).correct;
+  let firstPlans: KeepPlan | null = null;
+  for (const b of batches(ds, { batchSize: opts.batchSize ?? 500, reuseBuffers: false })) {
+    plain += scoreLogits(await forward(model, b.images, opts.session), b.labels).correct;
+    const r = await pruner.run(model, b.images, { mode: 'gathered', session: opts.session });
+    const s = scoreLogits(r.logits, b.labels);
+    [pruned, loss] = [pruned + s.correct, loss + s.lossSum];
     r.plans.kept.forEach((per, k) => {
-      kept[k] = (kept[k] as number) + per.reduce((s, idx) => s + idx.length, 0);
+      kept[k] = (kept[k] as number) + per.reduce((t, idx) => t + idx.length, 0);
     });
+    firstPlans ??= r.plans;
     n += b.labels.dims[0] as number;
+    opts.onBatch?.(n);
   }
-  return { plainAccuracy: plain / n, prunedAccuracy: pruned / n, keptMean: kept.map((v) => v / n) };
+  return { plainAccuracy: plain / n, prunedAccuracy: pruned / n, prunedLoss: loss / n, keptMean: kept.map((v) => v / n), firstPlans: firstPlans as KeepPlan };
 }
 
 /** An `explore` override's answer: one patch token (1…N−1) per sample. */
@@ -115,6 +132,16 @@ export async function apt(o: AptOptions): Promise<AptResult> {
   checkAptRecipe(recipe);
   if (pruner.vit.dim !== model.config.dim || pruner.vit.depth !== model.config.depth)
     throw new ValueError('train.apt', `pruner built for ${pruner.vit.name}, model is ${model.config.name}`);
+  assertDataset('train.apt', o.train);
+  const { c: ch, h, w } = o.train.shape;
+  if (ch !== model.config.inChans || h !== model.config.imageSize || w !== model.config.imageSize)
+    throw new ShapeError(
+      'train.apt',
+      `train images must be [${model.config.inChans}, ${model.config.imageSize}, ${model.config.imageSize}] for ${model.config.name}, got [${ch}, ${h}, ${w}]`,
+    );
+  // Micro-batches drop the last partial one: a set smaller than one would loop forever without an update.
+  if (o.train.n < recipe.batch / recipe.accum)
+    throw new ValueError('train.apt', `train has ${o.train.n} images, fewer than one micro-batch (batch/accum = ${recipe.batch / recipe.accum})`);
   const c = model.config;
   const pc = pruner.config;
   const withAgent = pc.strategy.kind === 'threshold' || pc.strategy.kind === 'budget';
@@ -140,9 +167,10 @@ export async function apt(o: AptOptions): Promise<AptResult> {
 
   const evaluateNow = async (update: number) => {
     if (!o.val) return;
-    const m = await evaluateApt(model, pruner, o.val);
-    history.push({ update, ...m });
-    o.onEvent?.({ kind: 'eval', update, ...m });
+    const m = await evaluateApt(model, pruner, o.val, { session: o.session });
+    const entry = { plainAccuracy: m.plainAccuracy, prunedAccuracy: m.prunedAccuracy, keptMean: m.keptMean };
+    history.push({ update, ...entry });
+    o.onEvent?.({ kind: 'eval', update, ...entry });
     if (m.plainAccuracy > bestPlain.accuracy) {
       bestPlain = { update, accuracy: m.plainAccuracy };
       await o.onBest?.('plain', update, m.plainAccuracy);

@@ -180,12 +180,14 @@ describe('errors → exit codes', () => {
 });
 
 describe('demo', () => {
-  it('says the TokenPruner demo arrives with the APT issue and exits 0', async () => {
-    const r = await run(['demo']);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^apt-prune demo: The TokenPruner demo arrives with the APT issue/);
-    const j = await run(['demo', '--json']);
-    expect(j.json()).toMatchObject([{ kind: 'summary', command: 'demo', available: false }]);
+  it('validates its flags and names a missing starting checkpoint on one line (exit 2)', async () => {
+    const bad = await run(['demo', '--updates', '0']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--updates must be a positive integer, got '0'/);
+    const missing = await run(['demo', '--checkpoint', 'no/such/checkpoint']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/no checkpoint at no\/such\/checkpoint\.safetensors/);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
   });
 });
 

@@ -1,6 +1,7 @@
 import { fmtDims } from '../../tensor/errors.js';
 import type { Graph } from '../builder.js';
 import { dimProduct, dimsAgree, F32_ONLY, fail, requireDType, sameDType } from '../shape.js';
+import { tensor } from '../../tensor/tensor.js';
 import type { AttrValue, DecodeView, Dim, OpAttrs, OpRule, OpTable, TypeInfo, Value } from '../types.js';
 import { bad, int, ints, readInt, readInts, requireAttr } from './helpers.js';
 
@@ -37,21 +38,30 @@ function readWindow(n: DecodeView) {
 }
 
 /**
- * ∂L/∂W of a grouped convolution as one more convolution: the batch becomes the channel axis.
- * With `x` [N, G·Cg, H, W] (zero-padded by `pads`) and `gy` [N, O, H', W'], O = G·Og:
- *   dW[o, c, i, j] = Σ_{n,y,x} gy[n, o, y, x] · x[n, g·Cg + c, y·s + i·d, x·s + j·d]
- * which is Conv(X' = x as [Cg, G·N, H, W], W' = gy as [O, N, H', W'], stride d, dilation s, group G),
- * cropped to the kernel size. ConvTranspose's weight gradient is the same with x and gy swapped.
+ * ∂L/∂W of a (grouped) convolution from an explicit im2col. `input` [N, G·Ci, H, W] is unfolded
+ * by a convolution with a fixed one-hot kernel (ONNX Runtime's own conv kernel does the gather):
+ * col [N, G·Ci, K, P] with K = kh·kw offsets and P output positions, honouring strides, pads and
+ * dilations. Then, per group, one batched product with `gout` [N, G·Co, P] and a sum over the batch:
+ *   dW[g·Co + o, c, k] = Σ_n Σ_p gout[n, g·Co + o, p] · col[n, g·Ci + c, k, p]   → [G·Co, Ci, kh, kw].
+ * For Conv, input = x and gout = ∂L/∂y; ConvTranspose's weight gradient is the same with the two
+ * swapped. (An earlier form — one convolution with the batch folded into channels — left ORT's GEMMs
+ * a K-wide output and ran 1.3–1.8× slower.)
  */
-export function convWeightGrad(g: Graph, x: Value, gy: Value, kernel: Ints, a: { strides: Ints; pads: Ints; dilations: Ints; group: number }): Value {
-  const [, c, h, w] = x.shape as [Dim, number, Dim, Dim];
-  const grp = a.group;
-  const cg = c / grp;
-  const xT = grp === 1 ? g.Transpose(x, [1, 0, 2, 3]) : g.Reshape(g.Transpose(g.Reshape(x, [0, grp, cg, h, w]), [2, 1, 0, 3, 4]), [cg, -1, h, w]);
-  const r = g.Conv(xT, g.Transpose(gy, [1, 0, 2, 3]), undefined, { strides: a.dilations, dilations: a.strides, pads: a.pads, group: grp });
+export function convWeightGrad(g: Graph, input: Value, gout: Value, kernel: Ints, a: { strides: Ints; pads: Ints; dilations: Ints; group: number }): Value {
   const [kh, kw] = kernel as [number, number];
-  const cropped = r.shape[2] === kh && r.shape[3] === kw ? r : g.Slice(r, [0, 0], [kh, kw], [2, 3]);
-  return g.Transpose(cropped, [1, 0, 2, 3]);
+  const k = kh * kw;
+  const [, cin] = input.shape as [Dim, number];
+  const [, cout] = gout.shape as [Dim, number];
+  const grp = a.group;
+  const onehot = new Float32Array(k * k);
+  for (let i = 0; i < k; i++) onehot[i * k + i] = 1;
+  const [h, w] = input.shape.slice(2) as [number, number];
+  const col = g.Conv(g.Reshape(input, [-1, 1, h, w]), g.constant(tensor(onehot, [k, 1, kh, kw])), undefined, { strides: a.strides, pads: a.pads, dilations: a.dilations }); // [N·Cin, K, P…]
+  const p = (col.shape[2] as number) * (col.shape[3] as number);
+  const colG = g.Reshape(col, [-1, grp, (cin / grp) * k, p]); // [N, G, Ci·K, P]
+  const goutG = g.Reshape(gout, [-1, grp, cout / grp, p]); // [N, G, Co, P]
+  const perSample = g.MatMul(goutG, g.Transpose(colG, [0, 1, 3, 2])); // [N, G, Co, Ci·K]
+  return g.Reshape(g.ReduceSum(perSample, [0], false), [cout, cin / grp, kh, kw]);
 }
 
 function convLike<K extends 'Conv' | 'ConvTranspose'>(
