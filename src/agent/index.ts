@@ -1,8 +1,11 @@
+export { loadAptCheckpoint, saveAptCheckpoint } from './checkpoint.js';
 export { defaultCutLayers, keepCounts, type PrunerConfig, type PrunerOptions, resolvePrunerConfig, type Strategy, type StrategyInput } from './config.js';
 export { type ExploreOptions, explore, oneCutMask } from './explore.js';
 export { agentLossGraph, aptTrainGraph, type PrunedForward, type PruneMode, prunedForward, prunedInferenceGraph, prunerParams, tailGraph } from './graphs.js';
 export { applyPlan, type KeepPlan, keepAll, meanKept, tokensPerLayer } from './keep-plan.js';
 export { checkScorers, initScorers, prunerKey, type ScorerKey, scorerFeeds, scorerParamCount, scorerShapes } from './params.js';
 export { type RunResult, TokenPruner } from './pruner.js';
+export { imageReport, macsRatio, validLines } from './report.js';
 export { dropProbability, prunerLogits } from './scorer.js';
 export { allTokens, decideAndGather, decideMask, type Gathered, keyBias } from './tokens.js';
+export { renderTokenMaps, type TokenMapImage } from './viz.js';
