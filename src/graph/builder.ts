@@ -6,6 +6,13 @@ import { RuleError } from './shape.js';
 import type { Dim, Node, OpAttrs, OpName, Source, TypeInfo, Value } from './types.js';
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_.:/-]*$/;
+/** All-digit names, as PyTorch's ONNX export writes for intermediate values and outputs ("61"). */
+const NUMERIC = /^[0-9]+$/;
+
+export interface GraphOptions {
+  /** Also accept all-digit input/output names ("61", as PyTorch exports write); decoded graphs set it. */
+  readonly numericNames?: boolean;
+}
 
 /**
  * An ONNX graph under construction. Values are typed (dtype + dims, symbolic dims allowed) and every
@@ -27,8 +34,15 @@ export class Graph extends OpMethods {
   private readonly names = new Set<string>();
   private readonly scalars = new Map<string, Value>();
 
-  constructor(readonly name = 'graph') {
+  /** Whether all-digit names are accepted (see GraphOptions). */
+  readonly numericNames: boolean;
+
+  constructor(
+    readonly name = 'graph',
+    opts: GraphOptions = {},
+  ) {
     super();
+    this.numericNames = opts.numericNames ?? false;
   }
 
   protected get graph(): Graph {
@@ -139,7 +153,7 @@ export class Graph extends OpMethods {
   }
 
   private checkName(where: string, name: string): void {
-    if (typeof name !== 'string' || !NAME.test(name)) {
+    if (typeof name !== 'string' || !(NAME.test(name) || (this.numericNames && NUMERIC.test(name)))) {
       throw new GraphError(where, `name must match ${NAME}, got ${JSON.stringify(name)}`);
     }
     if (this.names.has(name)) throw new GraphError(where, `name '${name}' is already used in this graph`);

@@ -5,7 +5,7 @@ import { Graph } from './builder.js';
 import { onnx, protoToAttr, protoToTensor } from './onnx-proto.js';
 import { DTYPE_OF_ONNX, ops } from './ops/index.js';
 import { RuleError } from './shape.js';
-import type { AttrValue, DecodeView, Dim, OpName, Value } from './types.js';
+import type { AttrValue, DecodeView, Dim, Node, OpName, Value } from './types.js';
 
 export interface DecodeOptions {
   /**
@@ -21,6 +21,8 @@ export interface DecodedModel {
   /** Values of the initializers decoded as parameters, by name. */
   readonly params: Record<string, Tensor>;
   readonly opset: number;
+  /** The ONNX node name of each decoded node that had one (for reports such as the pruning analysis). */
+  readonly nodeNames: ReadonlyMap<Node, string>;
 }
 
 /** ONNX op type → our op, from the table's decoders. */
@@ -70,10 +72,11 @@ function build(model: onnxProto.onnx.ModelProto, opts: DecodeOptions): DecodedMo
   if (!gp) throw new OnnxFormatError('decode', 'model has no graph');
   const opset = Number(model.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx')?.version ?? 0);
   if (opset < 13) throw new OnnxFormatError('decode', `opset ${opset} is too old; need 13 or newer`);
-  const g = new Graph(gp.name || 'decoded');
+  const g = new Graph(gp.name || 'decoded', { numericNames: true });
   const values = new Map<string, Value>();
   const constants = new Map<string, Tensor>();
   const params: Record<string, Tensor> = {};
+  const nodeNames = new Map<Node, string>();
   const asParams = (opts.params ?? 'float') === 'float';
 
   for (const init of gp.initializer ?? []) {
@@ -149,9 +152,11 @@ function build(model: onnxProto.onnx.ModelProto, opts: DecodeOptions): DecodedMo
     np.output.forEach((name, i) => {
       if (name && outs[i]) bind(name, outs[i] as Value);
     });
+    const made = outs[0]?.source;
+    if (np.name && made?.kind === 'node') nodeNames.set(made.node, np.name);
   }
   for (const o of gp.output ?? []) g.output(o.name ?? '', lookup(o.name ?? '', 'decode outputs'));
-  return { graph: g, params, opset };
+  return { graph: g, params, opset, nodeNames };
 
   function lookup(name: string, where: string): Value {
     const v = values.get(name);

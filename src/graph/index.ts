@@ -1,5 +1,5 @@
 export { type BackwardOptions, backward } from './backward.js';
-export { Graph, valueName } from './builder.js';
+export { Graph, type GraphOptions, valueName } from './builder.js';
 export { type DecodedModel, type DecodeOptions, decode } from './decode.js';
 export { type EncodeOptions, encode, toModelProto } from './encode.js';
 export { type CrossEntropyOptions, correctCount, type GeluKind, gelu, layerNorm, linear, softmaxCrossEntropy } from './nn.js';

@@ -5,7 +5,7 @@ import { CheckpointError, NonFiniteLossError, ValueError } from '../tensor/error
 import { Rng } from '../tensor/rng.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { scoreLogits } from './metrics.js';
-import { AdamW, clipGradNorm, noDecay, type OptimizerState, type ParamStore, SGD } from './optim.js';
+import { AdamW, clipGradNorm, noDecay, type OptimizerState, type ParamGroup, type ParamStore, SGD } from './optim.js';
 import { warmupCosine } from './schedule.js';
 import type { StepResult } from './step.js';
 
@@ -19,6 +19,12 @@ export interface Trainable {
   readonly buffers?: ParamStore;
   step(batch: Batch): Promise<StepResult>;
   predict(images: Tensor<'float32'>): Promise<Tensor>;
+  /** Per-parameter optimizer options (e.g. ResRep's compactors: momentum 0.99, no decay); they take precedence over fit's no-decay group. */
+  readonly paramGroups?: readonly ParamGroup[];
+  /** Runs at the top of iteration `iteration` (0-based: the updates already applied), before its forward pass (e.g. a mask schedule). */
+  beforeStep?(iteration: number): void | Promise<void>;
+  /** Rewrites the gradients of iteration `iteration` in place, after backward and before clipping and the optimizer (e.g. ResRep's gradient reset). */
+  transformGrads?(grads: Record<string, Tensor<'float32'>>, iteration: number): void;
 }
 
 export type OptimizerSpec =
@@ -84,8 +90,8 @@ export interface FitResult {
   readonly history: { epoch: number; step: number; accuracy: number; loss: number }[];
 }
 
-function makeOptimizer(params: ParamStore, spec: OptimizerSpec): AdamW | SGD {
-  const groups = [{ match: noDecay(params), weightDecay: 0 }];
+function makeOptimizer(params: ParamStore, spec: OptimizerSpec, first: readonly ParamGroup[] = []): AdamW | SGD {
+  const groups = [...first, { match: noDecay(params), weightDecay: 0 }];
   if (spec.kind === 'adamw') return new AdamW(params, { lr: spec.lr, betas: spec.betas, eps: spec.eps, weightDecay: spec.weightDecay, groups });
   return new SGD(params, { lr: spec.lr, momentum: spec.momentum, nesterov: spec.nesterov, weightDecay: spec.weightDecay, groups });
 }
@@ -128,7 +134,7 @@ export async function fit(t: Trainable, recipe: Recipe, opts: FitOptions): Promi
   if (perEpoch < 1) throw new ValueError('fit', `batch size ${recipe.batchSize} exceeds the ${opts.train.n} training images`);
   const total = perEpoch * recipe.epochs;
   const lambda = warmupCosine(Math.round(recipe.warmupFraction * total), total);
-  const opt = makeOptimizer(t.params, recipe.optimizer);
+  const opt = makeOptimizer(t.params, recipe.optimizer, t.paramGroups);
   const history: FitResult['history'] = [];
   let step = 0;
   if (opts.resume && opts.out && (await latestCheckpoint(opts.out).catch(() => undefined))) {
@@ -156,8 +162,10 @@ export async function fit(t: Trainable, recipe: Recipe, opts: FitOptions): Promi
     const it = batches(opts.train, { batchSize: recipe.batchSize, shuffle: true, rng: epochRng(recipe.seed, epoch), dropLast: true, augment: recipe.augment });
     for (let skip = step - epoch * perEpoch; skip > 0; skip--) it.next(); // replay draws of done batches
     for (const batch of it) {
+      await t.beforeStep?.(step);
       const res = await t.step(batch);
       if (!Number.isFinite(res.loss)) throw new NonFiniteLossError('fit', step + 1, res.loss);
+      t.transformGrads?.(res.grads, step);
       if (recipe.clipNorm) clipGradNorm(res.grads, recipe.clipNorm);
       step++;
       const lr = recipe.optimizer.lr * lambda(step);

@@ -1,0 +1,242 @@
+/**
+ * bench/resrep: ResRep on fmnist-resnet20 to a MACs target, end to end, in one run:
+ * 1. base: train fmnist-resnet20 from scratch (SGD, cosine) for --base-epochs (or load --base);
+ * 2. ResRep from the base for --resrep-epochs (compactors, gradient reset, mask schedule), convert;
+ * 3. the same budget without pruning: the base trained --resrep-epochs more with the same recipe;
+ * 4. test accuracy of both, MACs, and ORT latency (weights baked in) of the merged model vs the
+ *    BN-folded base at B=1 and B=64, interleaved, beside what the MACs ratio predicts — plus the
+ *    same for kept widths rounded up to multiples of 4 and 8; onnx.checker on the written file.
+ * The schedule is sized to the budget: masking should finish by --mask-by of the ResRep iterations
+ * (the spec: "masking must finish long before the lr decays"), so the interval is derived from the
+ * channel count the target needs (override with --interval).
+ *
+ * Full run (quiet machine, several hours at today's training speed):
+ *   npm run bench -- resrep --base-epochs=4 --resrep-epochs=8 --target=0.5
+ * Smoke run (minutes): npm run bench -- resrep --base-epochs=1 --resrep-epochs=2 --limit-per-class=30 --batch=32 --rounds=2
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { type CnnModel, cnnTrainable, create, forward } from '../src/cnn/api.js';
+import { fashionMnist } from '../src/data/index.js';
+import { numBatches } from '../src/data/loader.js';
+import { loadCheckpoint, saveCheckpoint } from '../src/io/checkpoint.js';
+import { cnnChannelAnalysis } from '../src/prune/deps.js';
+import { countMacs, macsFunction } from '../src/prune/macs.js';
+import { convertResRep, foldCnnBatchNorms } from '../src/prune/resrep/cnn.js';
+import { formatConversionReport } from '../src/prune/resrep/report.js';
+import { cnnFromCheckpoint, exportCnnOnnx, resrepRecipe, runResRep } from '../src/prune/resrep/run.js';
+import { selectMask } from '../src/prune/resrep/schedule.js';
+import { Rng } from '../src/tensor/rng.js';
+import { type Tensor, tensor } from '../src/tensor/tensor.js';
+import { evaluate, type FitEvent, fit as fitModel } from '../src/train/fit.js';
+import { interleave, round, summary } from './lib/timing.js';
+
+const arg = (name: string, dflt: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt;
+const num = (name: string, dflt: number) => Number(arg(name, String(dflt)));
+const o = {
+  baseEpochs: num('base-epochs', 4),
+  resrepEpochs: num('resrep-epochs', 8),
+  target: num('target', 0.5),
+  batch: num('batch', 64),
+  baseLr: num('base-lr', 0.05),
+  lr: num('lr', 0.01),
+  lambda: num('lambda', 2e-3),
+  warmupEpochs: num('warmup-epochs', 1),
+  granularity: num('granularity', 4),
+  multipleOf: num('multiple-of', 1),
+  maskBy: num('mask-by', 0.35),
+  interval: arg('interval', 'auto'),
+  limitPerClass: arg('limit-per-class', '') === '' ? undefined : num('limit-per-class', 0),
+  rounds: num('rounds', 5),
+  threads: num('threads', 1),
+  seed: num('seed', 0),
+  base: arg('base', ''),
+  out: arg('out', new URL('../runs/bench-resrep/', import.meta.url).pathname),
+};
+const log = (s: string) => console.error(`bench/resrep: ${s}`);
+const session = { intraOpThreads: o.threads };
+
+/** Channels the target needs (one selectMask pass from scratch with no per-update limit) → an interval that masks them by `maskBy`. */
+function autoInterval(total: number, warmup: number): number {
+  const c = create('fmnist-resnet20').config;
+  const a = cnnChannelAnalysis(c);
+  const rng = new Rng(0);
+  const norms = a.groups.map((g) => Float64Array.from({ length: g.width }, () => rng.uniform()));
+  const sel = selectMask(
+    norms,
+    a.groups.map(() => 0),
+    macsFunction(c, a),
+    o.target,
+    { granularity: 1 },
+  );
+  const needed = a.groups.reduce((s, g, i) => s + g.width - (sel.widths[i] as number), 0);
+  return Math.max(1, Math.floor((o.maskBy * total - warmup) / Math.ceil(needed / o.granularity)));
+}
+
+function onFit(label: string): (e: FitEvent) => void {
+  return (e) => {
+    if (e.kind === 'eval') log(`${label} epoch ${e.epoch}: test accuracy ${(100 * e.accuracy).toFixed(2)}%`);
+    if (e.kind === 'step' && e.step % 100 === 0)
+      log(`${label} step ${e.step}/${e.totalSteps} loss ${e.loss.toFixed(3)} ${e.imagesPerSec.toFixed(0)} img/s ETA ${(e.etaSec / 60).toFixed(1)} min`);
+  };
+}
+
+async function latency(models: Record<string, CnnModel>): Promise<Record<string, Record<string, number>>> {
+  const rng = new Rng(9);
+  const out: Record<string, Record<string, number>> = {};
+  const sessions = Object.fromEntries(
+    await Promise.all(
+      Object.entries(models).map(
+        async ([k, m]) => [k, await ort.InferenceSession.create(exportCnnOnnx(m), { intraOpNumThreads: o.threads, graphOptimizationLevel: 'all' })] as const,
+      ),
+    ),
+  );
+  for (const b of [1, 64]) {
+    const x = new ort.Tensor('float32', rng.fillNormal(new Float32Array(b * 784)), [b, 1, 28, 28]);
+    const contenders = Object.fromEntries(
+      Object.entries(sessions).map(([k, s]) => [
+        k,
+        async (n: number) => {
+          const ts: number[] = [];
+          for (let i = 0; i < n; i++) {
+            const t = performance.now();
+            await s.run({ images: x });
+            ts.push((performance.now() - t) / 1000);
+          }
+          return ts;
+        },
+      ]),
+    );
+    const t = await interleave(contenders, o.rounds, b === 1 ? 200 : 10);
+    out[`b${b}`] = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, summary(v).median * 1000]));
+  }
+  for (const s of Object.values(sessions)) await s.release();
+  return out;
+}
+
+function onnxChecker(path: string): string {
+  const r = spawnSync(
+    '/usr/bin/python3',
+    ['-c', 'import onnx,sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True); print(onnx.__version__)', path],
+    { encoding: 'utf8' },
+  );
+  if (r.error) return `skipped (${r.error.message})`;
+  return r.status === 0 ? `passed (onnx ${r.stdout.trim()})` : `FAILED: ${r.stderr.trim().split('\n').at(-1)}`;
+}
+
+async function main() {
+  mkdirSync(o.out, { recursive: true });
+  const data = await fashionMnist({ limitPerClass: o.limitPerClass });
+  log(`Fashion-MNIST ${data.train.n} train / ${data.test.n} test; ${JSON.stringify(o)}`);
+  const started = performance.now();
+
+  // 1. base
+  let basePath = o.base;
+  if (!basePath) {
+    const base = create('fmnist-resnet20', { seed: o.seed });
+    const t = await cnnTrainable(base, { session });
+    const r = await fitModel(t, resrepRecipe(o.baseEpochs, { batchSize: o.batch, lr: o.baseLr, seed: o.seed }), {
+      train: data.train,
+      evalSet: data.test,
+      onEvent: onFit('base'),
+    });
+    basePath = join(o.out, 'base');
+    await saveCheckpoint(basePath, { tensors: base.params, sidecar: { config: base.config as never, history: r.history, seed: o.seed } });
+  }
+  const baseSeconds = (performance.now() - started) / 1000;
+  const baseModel = cnnFromCheckpoint(await loadCheckpoint(basePath));
+  const baseAcc = (await evaluate({ predict: (x) => forward(baseModel, x, session) }, data.test)).accuracy;
+
+  // 2. ResRep from the base
+  const perEpoch = numBatches(data.train.n, o.batch, true);
+  const total = perEpoch * o.resrepEpochs;
+  const warmup = Math.round(o.warmupEpochs * perEpoch);
+  const interval = o.interval === 'auto' ? autoInterval(total, warmup) : Number(o.interval);
+  log(`ResRep: ${total} iterations, warm-up ${warmup}, interval ${interval}, granularity ${o.granularity}, λ ${o.lambda}`);
+  const t2 = performance.now();
+  const rr = await runResRep({
+    target: o.target,
+    epochs: o.resrepEpochs,
+    out: join(o.out, 'resrep'),
+    train: data.train,
+    test: data.test,
+    base: basePath,
+    batchSize: o.batch,
+    lr: o.lr,
+    lambda: o.lambda,
+    warmupEpochs: o.warmupEpochs,
+    interval,
+    granularity: o.granularity,
+    multipleOf: o.multipleOf,
+    seed: o.seed,
+    reportEvery: Math.max(1, Math.round(total / 10)),
+    session,
+    onEvent: (e) => {
+      if (e.kind === 'mask' && e.exhausted) log(`warning: iteration ${e.iteration}: target ${e.target} unreachable`);
+      if (e.kind === 'report')
+        log(`iteration ${e.iteration}: F/F0 masked ${e.maskedRatio.toFixed(3)} thresholded ${e.thresholdRatio.toFixed(3)} (target ${e.target})`);
+      else if (e.kind !== 'mask' && e.kind !== 'phase') onFit('resrep')(e);
+    },
+  });
+  const resrepSeconds = (performance.now() - t2) / 1000;
+  for (const line of formatConversionReport(rr.report)) log(line);
+
+  // 3. the same budget without pruning
+  const ft = cnnFromCheckpoint(await loadCheckpoint(basePath));
+  await fitModel(await cnnTrainable(ft, { session }), resrepRecipe(o.resrepEpochs, { batchSize: o.batch, lr: o.lr, seed: o.seed }), {
+    train: data.train,
+    evalSet: data.test,
+    onEvent: onFit('same-budget base'),
+  });
+  const ftAcc = (await evaluate({ predict: (x) => forward(ft, x, session) }, data.test)).accuracy;
+
+  // 4. MACs and latency, with rounded widths
+  const baseDeploy = foldCnnBatchNorms(ft);
+  const f32 = (p: Record<string, Tensor>) =>
+    Object.fromEntries(Object.entries(p).map(([k, t]) => [k, tensor(Float32Array.from(t.data as Float64Array), t.dims, 'float32')]));
+  const models: Record<string, CnnModel> = { base: { config: baseDeploy.config, params: f32(baseDeploy.params) }, pruned: rr.pruned };
+  for (const m of [4, 8]) models[`pruned_x${m}`] = convertResRep(rr.rr, { multipleOf: m }).model;
+  const macs = Object.fromEntries(Object.entries(models).map(([k, m]) => [k, countMacs(m).total]));
+  const lat = await latency(models);
+  const vs = (b: string, k: string) => {
+    const measured = (lat[b]?.[k] as number) / (lat[b]?.base as number);
+    const predicted = (macs[k] as number) / (macs.base as number);
+    return { measured: round(measured), predicted: round(predicted), deviation: round(measured / predicted - 1) };
+  };
+  const onnxPath = rr.files.onnx;
+  const result = {
+    bench: 'resrep',
+    settings: { ...o, interval },
+    data: { train: data.train.n, test: data.test.n },
+    seconds: { base: round(baseSeconds, 0), resrep: round(resrepSeconds, 0), total: round((performance.now() - started) / 1000, 0) },
+    accuracy: {
+      base: round(baseAcc, 4),
+      sameBudgetBase: round(ftAcc, 4),
+      resrepUnmerged: round(rr.accuracy.unmerged, 4),
+      resrepMerged: round(rr.accuracy.merged, 4),
+    },
+    dropPoints: round(100 * (ftAcc - rr.accuracy.merged), 2),
+    macs: { ...macs, removedFraction: round(1 - (macs.pruned as number) / (macs.base as number), 4), target: o.target },
+    widths: Object.fromEntries(rr.report.layers.map((l) => [l.layer, `${l.width}→${l.kept}`])),
+    equivalence: rr.equivalence,
+    latencyMs: Object.fromEntries(Object.entries(lat).map(([b, v]) => [b, Object.fromEntries(Object.entries(v).map(([k, ms]) => [k, round(ms, 3)]))])),
+    latencyVsMacs: Object.fromEntries(
+      ['b1', 'b64'].map((b) => [
+        b,
+        Object.fromEntries(
+          Object.keys(models)
+            .filter((k) => k !== 'base')
+            .map((k) => [k, vs(b, k)]),
+        ),
+      ]),
+    ),
+    onnxChecker: onnxChecker(onnxPath),
+    files: rr.files,
+  };
+  writeFileSync(join(o.out, 'result.json'), `${JSON.stringify(result, null, 1)}\n`);
+  console.log(JSON.stringify(result));
+}
+
+await main();
