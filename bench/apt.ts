@@ -1,0 +1,91 @@
+/**
+ * bench/apt: the TokenPruner on Fashion-MNIST with the full recipe (not the demo's). From one plain
+ * fmnist-vit-t checkpoint, each contender is fine-tuned with the same recipe and budget, then
+ * measured on the test split (tokens really removed):
+ *   plain      — the same fine-tuning with nothing dropped (budget keeping all 50 tokens);
+ *   threshold  — APT (faithful: P(drop) > 0.5, CLS kept);
+ *   budget@m   — the extension at keep rates giving ≈ m of the plain MACs (m = 0.6, 0.45);
+ *   evit@m, random@m — the baselines at the same kept-token counts.
+ * Throughput pruned vs plain at B=1 and B=64 is measured interleaved (weights baked in).
+ * Cells whose result exists under --out are skipped, so an interrupted run resumes.
+ * `npm run bench -- apt --checkpoint=assets/fmnist-vit-t --updates=1500 [--only=threshold,budget@0.6]`
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type StrategyInput, keepCounts } from '../src/agent/config.js';
+import { loadAptCheckpoint } from '../src/agent/checkpoint.js';
+import { macsRatio } from '../src/agent/report.js';
+import { aptReport, finetune, recipeByName, throughput } from '../src/cli/apt-run.js';
+import { fashionMnist } from '../src/data/index.js';
+import { numTokens } from '../src/vit/config.js';
+
+const arg = (name: string, dflt: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt;
+const checkpoint = arg('checkpoint', 'assets/fmnist-vit-t');
+const updates = Number(arg('updates', '1500'));
+const out = arg('out', 'runs/bench-apt');
+const limit = arg('limit-per-class', '');
+const only = arg('only', '').split(',').filter(Boolean);
+const seed = Number(arg('seed', '0'));
+mkdirSync(out, { recursive: true });
+
+const base = await loadAptCheckpoint(checkpoint);
+const c = base.model.config;
+const cuts = base.pruner.config.cutLayers;
+
+/** The keep rate (applied at every cut) whose MACs ratio — pruners included for the agent — is `target`. */
+function rateFor(target: number, withPruners: boolean): number {
+  let [lo, hi] = [0.01, 1];
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    const keep = keepCounts(c, cuts.length, mid);
+    if (macsRatio(c, cuts, keep, withPruners) > target) hi = mid;
+    else lo = mid;
+  }
+  return lo;
+}
+
+const contenders: { name: string; strategy: StrategyInput }[] = [{ name: 'plain', strategy: { kind: 'budget', keep: cuts.map(() => numTokens(c)) } }, { name: 'threshold', strategy: 'threshold' }];
+for (const m of [0.6, 0.45]) {
+  const keep = keepCounts(c, cuts.length, rateFor(m, true));
+  for (const kind of ['budget', 'evit', 'random'] as const) contenders.push({ name: `${kind}@${m}`, strategy: { kind, keep } as StrategyInput });
+}
+
+const data = await fashionMnist({ validation: true, ...(limit ? { limitPerClass: Number(limit) } : {}) });
+console.error(`bench/apt: ${contenders.length} contenders × ${updates} updates from ${checkpoint} (${data.train.n} training images)`);
+const results: Record<string, unknown>[] = [];
+for (const ct of contenders) {
+  if (only.length && !only.includes(ct.name)) continue;
+  const dir = join(out, ct.name);
+  const file = join(dir, 'result.json');
+  if (existsSync(file)) {
+    results.push(JSON.parse(readFileSync(file, 'utf8')));
+    console.log(JSON.stringify(results.at(-1)));
+    continue;
+  }
+  const started = performance.now();
+  const recipe = recipeByName('fmnist-finetune', updates, seed);
+  const tuned = await finetune({ checkpoint, strategy: ct.strategy, recipe, out: dir, seed, train: data.train, val: data.val }, (e) => {
+    if (e.kind === 'eval') console.error(`${ct.name} update ${e.update}: val plain ${(100 * e.plainAccuracy).toFixed(2)} pruned ${(100 * e.prunedAccuracy).toFixed(2)} kept ${e.keptMean.map((k) => k.toFixed(1)).join('/')}`);
+  });
+  const trainSeconds = (performance.now() - started) / 1000;
+  const best = await loadAptCheckpoint(join(dir, 'best-pruned'));
+  const r = await aptReport(best.model, best.pruner, data.test);
+  const speed = { b1: await throughput(best.model, best.pruner, data.test, 1), b64: await throughput(best.model, best.pruner, data.test, 64) };
+  const result = {
+    name: ct.name,
+    strategy: best.pruner.config.strategy,
+    updates,
+    bestUpdate: tuned.result.bestPruned.update,
+    testPruned: r.prunedAccuracy,
+    testNoPruning: r.plainAccuracy,
+    keptMean: r.keptMean,
+    macsRatio: r.macsRatio,
+    imagesPerSec: speed,
+    speedup: { b1: speed.b1.pruned / speed.b1.plain, b64: speed.b64.pruned / speed.b64.plain },
+    trainSeconds,
+  };
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  results.push(result);
+  console.log(JSON.stringify(result));
+}
+console.log(JSON.stringify({ bench: 'apt', checkpoint, updates, results: results.map((r) => ({ name: r.name, testPruned: r.testPruned, macsRatio: r.macsRatio, speedup: r.speedup })) }));
