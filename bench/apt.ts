@@ -12,8 +12,8 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type StrategyInput, keepCounts } from '../src/agent/config.js';
 import { loadAptCheckpoint } from '../src/agent/checkpoint.js';
+import { keepCounts, type StrategyInput } from '../src/agent/config.js';
 import { macsRatio } from '../src/agent/report.js';
 import { aptReport, finetune, recipeByName, throughput } from '../src/cli/apt-run.js';
 import { fashionMnist } from '../src/data/index.js';
@@ -44,7 +44,10 @@ function rateFor(target: number, withPruners: boolean): number {
   return lo;
 }
 
-const contenders: { name: string; strategy: StrategyInput }[] = [{ name: 'plain', strategy: { kind: 'budget', keep: cuts.map(() => numTokens(c)) } }, { name: 'threshold', strategy: 'threshold' }];
+const contenders: { name: string; strategy: StrategyInput }[] = [
+  { name: 'plain', strategy: { kind: 'budget', keep: cuts.map(() => numTokens(c)) } },
+  { name: 'threshold', strategy: 'threshold' },
+];
 for (const m of [0.6, 0.45]) {
   const keep = keepCounts(c, cuts.length, rateFor(m, true));
   for (const kind of ['budget', 'evit', 'random'] as const) contenders.push({ name: `${kind}@${m}`, strategy: { kind, keep } as StrategyInput });
@@ -65,7 +68,10 @@ for (const ct of contenders) {
   const started = performance.now();
   const recipe = recipeByName('fmnist-finetune', updates, seed);
   const tuned = await finetune({ checkpoint, strategy: ct.strategy, recipe, out: dir, seed, train: data.train, val: data.val }, (e) => {
-    if (e.kind === 'eval') console.error(`${ct.name} update ${e.update}: val plain ${(100 * e.plainAccuracy).toFixed(2)} pruned ${(100 * e.prunedAccuracy).toFixed(2)} kept ${e.keptMean.map((k) => k.toFixed(1)).join('/')}`);
+    if (e.kind === 'eval')
+      console.error(
+        `${ct.name} update ${e.update}: val plain ${(100 * e.plainAccuracy).toFixed(2)} pruned ${(100 * e.prunedAccuracy).toFixed(2)} kept ${e.keptMean.map((k) => k.toFixed(1)).join('/')}`,
+      );
   });
   const trainSeconds = (performance.now() - started) / 1000;
   const best = await loadAptCheckpoint(join(dir, 'best-pruned'));
@@ -88,4 +94,11 @@ for (const ct of contenders) {
   results.push(result);
   console.log(JSON.stringify(result));
 }
-console.log(JSON.stringify({ bench: 'apt', checkpoint, updates, results: results.map((r) => ({ name: r.name, testPruned: r.testPruned, macsRatio: r.macsRatio, speedup: r.speedup })) }));
+console.log(
+  JSON.stringify({
+    bench: 'apt',
+    checkpoint,
+    updates,
+    results: results.map((r) => ({ name: r.name, testPruned: r.testPruned, macsRatio: r.macsRatio, speedup: r.speedup })),
+  }),
+);

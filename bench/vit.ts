@@ -9,11 +9,11 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { compile, type Session } from '../src/graph/runtime.js';
 import { writeSafetensors } from '../src/io/safetensors.js';
+import { blockMacs, stemHeadMacs } from '../src/reward/cost.js';
 import { Rng } from '../src/tensor/rng.js';
 import { type Tensor, tensor } from '../src/tensor/tensor.js';
 import { GradStep } from '../src/train/step.js';
 import * as vit from '../src/vit/index.js';
-import { blockMacs, stemHeadMacs } from '../src/reward/cost.js';
 import { matmulGflops } from './lib/matmul.js';
 import { interleave, round, summary } from './lib/timing.js';
 import { TorchWorker } from './lib/torch.js';
@@ -76,7 +76,11 @@ async function main() {
     }
     for (const batch of [1, 64]) {
       const x = images(batch, rng);
-      const labels = tensor(BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % 10)), [batch], 'int64');
+      const labels = tensor(
+        BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % 10)),
+        [batch],
+        'int64',
+      );
       const contenders: Record<string, (n: number) => Promise<number[]>> = {
         oursFwd: (n) => timeSession(fwd, model.params, { images: x }, n),
         oursFwdBaked: (n) => timeSession(baked, {}, { images: x }, n),

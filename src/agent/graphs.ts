@@ -103,9 +103,13 @@ export function prunedInferenceGraph(c: VitConfig, p: PrunerConfig, mode: PruneM
   const images = g.input('images', 'float32', ['B', c.inChans, c.imageSize, c.imageSize]);
   const f = prunedForward(g, vitParams(g, c), prunerParams(g, c, p), images, c, p, mode, randomInputs(g, c, p));
   g.output('logits', f.logits);
-  f.keeps.forEach((k, i) => g.output(`kept.${i}`, g.ReduceSum(k, [1], false)));
-  if (mode === 'gathered') f.indices.forEach((x, i) => g.output(`index.${i}`, x));
-  else f.keeps.forEach((k, i) => g.output(`mask.${i}`, k));
+  f.keeps.forEach((k, i) => {
+    g.output(`kept.${i}`, g.ReduceSum(k, [1], false));
+    if (mode === 'masked') g.output(`mask.${i}`, k);
+  });
+  f.indices.forEach((x, i) => {
+    g.output(`index.${i}`, x);
+  });
   return g;
 }
 
@@ -133,7 +137,9 @@ export function aptTrainGraph(c: VitConfig, p: PrunerConfig): Graph {
   const s1 = g.scope('pruned', () => prunedForward(g, vit, scorers, images, c, p, 'masked', randomInputs(g, c, p)));
   const loss = softmaxCrossEntropy(g, s1.logits, labels);
   g.output('correct', correctCount(g, s1.logits, labels));
-  s1.keeps.forEach((k, i) => g.output(`kept.${i}`, g.ReduceSum(k, [1], false)));
+  s1.keeps.forEach((k, i) => {
+    g.output(`kept.${i}`, g.ReduceSum(k, [1], false));
+  });
   addGradients(g, loss, vit);
   return g;
 }

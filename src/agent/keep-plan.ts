@@ -20,8 +20,7 @@ export function tokensPerLayer(plan: KeepPlan, c: VitConfig): number[][] {
     let k = 0;
     return Array.from({ length: c.depth }, (_, i) => {
       const here = n;
-      if (plan.cutLayers[k] === i) n = (plan.kept[k]?.[s] as Int32Array).length;
-      if (plan.cutLayers[k] === i) k++;
+      if (plan.cutLayers[k] === i) n = plan.kept[k++]?.[s]?.length ?? n;
       return here;
     });
   });

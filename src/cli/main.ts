@@ -38,6 +38,12 @@ function program(io: CliIo, found: (c: Command) => void): Commander {
     cmd.action(function (this: Commander) {
       found(bind(name, this.opts(), this.args));
     });
+    // A command group (command-group.ts): each method's subcommand binds to the group, method first.
+    for (const sub of cmd.commands) {
+      sub.action(function (this: Commander) {
+        found(bind(name, this.opts(), [sub.name(), ...this.args]));
+      });
+    }
   }
   return p;
 }

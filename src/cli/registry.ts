@@ -7,7 +7,8 @@ import { aptCommand } from './commands/apt.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { exportCommand } from './commands/export.js';
-import { pruneResrepCommand } from './commands/prune-resrep.js';
+import { pruneCommand } from './commands/prune.js';
+import { sensitivityCommand } from './commands/sensitivity.js';
 import { trainCommand } from './commands/train.js';
 import type { Context } from './io.js';
 
@@ -15,7 +16,8 @@ export const COMMANDS = {
   demo: demoCommand,
   train: trainCommand,
   eval: evalCommand,
-  prune: pruneResrepCommand,
+  prune: pruneCommand,
+  sensitivity: sensitivityCommand,
   export: exportCommand,
   apt: aptCommand,
 };

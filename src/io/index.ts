@@ -12,5 +12,5 @@ export {
 } from './checkpoint.js';
 export { decodeSafetensors, type Safetensors } from './decode.js';
 export type { Json } from './json.js';
-export { encodeSafetensors, readSafetensors, type SafetensorsFile, writeSafetensors } from './safetensors.js';
 export { encodePng } from './png.js';
+export { encodeSafetensors, readSafetensors, type SafetensorsFile, writeSafetensors } from './safetensors.js';

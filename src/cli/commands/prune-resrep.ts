@@ -62,7 +62,6 @@ export const pruneResrepCommand = defineCommand({
   summary: 'structured pruning: `prune resrep` trains compactors to a MACs target and writes a smaller model (checkpoint, ONNX, plan)',
   define(cmd) {
     cmd
-      .argument('<method>', 'pruning method: resrep')
       .addOption(option('--preset <name>', `CNN preset: ${PRESETS.join(' | ')}`, 'fmnist-resnet20'))
       .requiredOption('--target <f>', 'remaining MACs fraction (0.5 removes half)')
       .requiredOption('--epochs <n>', 'ResRep training epochs (SGD, cosine to 0)')

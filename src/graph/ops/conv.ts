@@ -1,7 +1,7 @@
 import { fmtDims } from '../../tensor/errors.js';
+import { tensor } from '../../tensor/tensor.js';
 import type { Graph } from '../builder.js';
 import { dimProduct, dimsAgree, F32_ONLY, fail, requireDType, sameDType } from '../shape.js';
-import { tensor } from '../../tensor/tensor.js';
 import type { AttrValue, DecodeView, Dim, OpAttrs, OpRule, OpTable, TypeInfo, Value } from '../types.js';
 import { bad, int, ints, readInt, readInts, requireAttr } from './helpers.js';
 
@@ -56,7 +56,11 @@ export function convWeightGrad(g: Graph, input: Value, gout: Value, kernel: Ints
   const onehot = new Float32Array(k * k);
   for (let i = 0; i < k; i++) onehot[i * k + i] = 1;
   const [h, w] = input.shape.slice(2) as [number, number];
-  const col = g.Conv(g.Reshape(input, [-1, 1, h, w]), g.constant(tensor(onehot, [k, 1, kh, kw])), undefined, { strides: a.strides, pads: a.pads, dilations: a.dilations }); // [N·Cin, K, P…]
+  const col = g.Conv(g.Reshape(input, [-1, 1, h, w]), g.constant(tensor(onehot, [k, 1, kh, kw])), undefined, {
+    strides: a.strides,
+    pads: a.pads,
+    dilations: a.dilations,
+  }); // [N·Cin, K, P…]
   const p = (col.shape[2] as number) * (col.shape[3] as number);
   const colG = g.Reshape(col, [-1, grp, (cin / grp) * k, p]); // [N, G, Ci·K, P]
   const goutG = g.Reshape(gout, [-1, grp, cout / grp, p]); // [N, G, Co, P]

@@ -82,7 +82,7 @@ export const indexingOps = {
       const a = normAxis(axis, s.length);
       const d = s[a] as Dim;
       if (typeof k === 'string') {
-        if (!kIn || kIn.dtype !== 'int64' || kIn.shape.length !== 1 || kIn.shape[0] !== 1) fail('a symbolic k needs its value as an int64 [1] second input');
+        if (kIn?.dtype !== 'int64' || kIn.shape.length !== 1 || kIn.shape[0] !== 1) fail('a symbolic k needs its value as an int64 [1] second input');
         if (k.length === 0) fail('the symbol naming the output size must be non-empty');
       } else {
         if (kIn) fail('a static k takes no second input');
