@@ -7,35 +7,34 @@ import type { LoadedCheckpoint } from '../io/checkpoint.js';
 import { CheckpointError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Trainable } from '../train/fit.js';
-import { fromStateDict, type VitModel } from '../vit/api.js';
-import { resolveConfig, type VitConfig } from '../vit/config.js';
+import { type Model, type ModelConfig, modelFromStateDict, resolveModelConfig } from '../vit/registry.js';
 import type { Progress } from './progress.js';
 
 /** Optimizer state rides in training checkpoints under this prefix (see train/fit.ts); a model ignores it. */
 export const OPTIMIZER_PREFIX = 'optim:';
 
 /**
- * The ViT a checkpoint holds: config from its sidecar, parameters from its tensors minus optimizer
+ * The model a checkpoint holds (ViT or SReT): config from its sidecar, tensors minus optimizer
  * state. A missing or invalid config throws CheckpointError naming the sidecar; missing or extra
- * parameters throw CheckpointError, wrong shapes ShapeError (both from `vit.fromStateDict`).
+ * parameters throw CheckpointError, wrong shapes ShapeError.
  */
-export function modelFromCheckpoint(ck: LoadedCheckpoint): VitModel {
+export function modelFromCheckpoint(ck: LoadedCheckpoint): Model {
   const where = 'checkpoint';
   const raw = ck.info['config'];
   if (raw === undefined) throw new CheckpointError(where, `${ck.paths.sidecar} has no config (was it written by apt-prune train?)`);
-  let config: VitConfig;
+  let config: ModelConfig;
   try {
-    config = resolveConfig(raw as unknown as VitConfig);
+    config = resolveModelConfig(raw as unknown as ModelConfig);
   } catch (e) {
-    throw new CheckpointError(where, `${ck.paths.sidecar}: config is not a ViT config: ${(e as Error).message}`);
+    throw new CheckpointError(where, `${ck.paths.sidecar}: config is not a ViT or SReT config: ${(e as Error).message}`);
   }
   const params: Record<string, Tensor> = {};
   for (const [k, t] of Object.entries(ck.tensors)) if (!k.startsWith(OPTIMIZER_PREFIX)) params[k] = t;
-  return fromStateDict(config, params);
+  return modelFromStateDict(config, params);
 }
 
 /** Throws CheckpointError unless `c` takes Fashion-MNIST (28×28×1, 10 classes). */
-export function assertFashionModel(c: VitConfig, file: string): void {
+export function assertFashionModel(c: ModelConfig, file: string): void {
   if (c.imageSize !== 28 || c.inChans !== 1 || c.numClasses !== 10) {
     throw new CheckpointError(
       'checkpoint',

@@ -120,7 +120,7 @@ describe('usage errors: exit 2, one line, before any work', () => {
     [
       'unknown preset',
       ['train', '--preset', 'vit-huge', '--epochs', '1', '--out', 'x'],
-      /^apt-prune: train: unknown preset 'vit-huge'; presets: fmnist-vit-t, fmnist-vit-s$/,
+      /^apt-prune: train: unknown preset 'vit-huge'; presets: fmnist-vit-t, fmnist-vit-s, fmnist-sret$/,
     ],
     ['zero epochs', ['train', '--preset', 'fmnist-vit-t', '--epochs', '0', '--out', 'x'], /^apt-prune: train: --epochs must be a positive integer, got '0'$/],
     ['fractional epochs', ['train', '--preset', 'fmnist-vit-t', '--epochs', '1.5', '--out', 'x'], /--epochs must be a positive integer, got '1.5'$/],
@@ -151,7 +151,7 @@ describe('usage errors: exit 2, one line, before any work', () => {
     const r = await run(['--json', 'train', '--preset', 'nope', '--epochs', '1', '--out', 'x']);
     expect(r.code).toBe(EXIT.usage);
     expect(r.json()).toEqual([
-      { kind: 'error', exitCode: 2, error: 'UsageError', message: "train: unknown preset 'nope'; presets: fmnist-vit-t, fmnist-vit-s" },
+      { kind: 'error', exitCode: 2, error: 'UsageError', message: "train: unknown preset 'nope'; presets: fmnist-vit-t, fmnist-vit-s, fmnist-sret" },
     ]);
   });
 });

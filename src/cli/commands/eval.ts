@@ -1,7 +1,7 @@
 import { fashionMnist } from '../../data/index.js';
 import { loadCheckpoint } from '../../io/checkpoint.js';
 import { evaluate } from '../../train/fit.js';
-import { forward } from '../../vit/api.js';
+import { modelForward } from '../../vit/registry.js';
 import { defineCommand } from '../command.js';
 import { EXIT } from '../errors.js';
 import { choiceFlag, intFlag, option, optionalInt, type RawOptions, stringFlag } from '../flags.js';
@@ -84,7 +84,7 @@ async function evaluateCheckpoint(a: EvalArgs, ctx: Context, progress: Progress)
   const ds = a.split === 'val' && data.val ? data.val : a.split === 'train' ? data.train : data.test;
 
   const session = a.threads === undefined ? {} : { intraOpThreads: a.threads };
-  const predictor = withEvalProgress({ predict: (images) => forward(model, images, session) }, ds, a.split, progress);
+  const predictor = withEvalProgress({ predict: (images) => modelForward(model, images, { session }) }, ds, a.split, progress);
   const evalStart = ctx.now();
   const m = await evaluate(predictor, ds, a.batch);
   const step = ck.info['step'];

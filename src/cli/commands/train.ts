@@ -3,8 +3,7 @@ import { FASHION_MNIST_SPLIT } from '../../data/fashion-mnist.js';
 import { fashionMnist } from '../../data/index.js';
 import { saveCheckpoint } from '../../io/checkpoint.js';
 import { evaluate, type FitEvent, fit as fitModel, type Recipe, vitRecipe } from '../../train/fit.js';
-import { create } from '../../vit/api.js';
-import { vitTrainable } from '../../vit/trainer.js';
+import { createModel, modelTrainable } from '../../vit/registry.js';
 import { defineCommand } from '../command.js';
 import { EXIT, UsageError } from '../errors.js';
 import { intFlag, option, optionalInt, positiveFlag, type RawOptions, stringFlag } from '../flags.js';
@@ -14,7 +13,7 @@ import { createProgress, type Progress } from '../progress.js';
 import { latestRun, prepareOutDir, pruneCheckpoints } from '../run-dir.js';
 
 /** Presets `train` accepts: the Fashion-MNIST ViTs (vit-b16 takes 224×224×3 images). */
-export const TRAIN_PRESETS = ['fmnist-vit-t', 'fmnist-vit-s'] as const;
+export const TRAIN_PRESETS = ['fmnist-vit-t', 'fmnist-vit-s', 'fmnist-sret'] as const;
 export type TrainPreset = (typeof TRAIN_PRESETS)[number];
 
 /** The reference recipe's label smoothing (../shared/reference.md); the training loss, not the eval loss. */
@@ -138,9 +137,9 @@ async function trainAndSave(a: TrainArgs, ctx: Context, progress: Progress): Pro
   const evalSet = a.val && data.val ? data.val : data.test;
   progress.phase(`compiling ${a.preset}`);
   progress.note(`Fashion-MNIST: ${data.train.n} train, ${evalSet.n} ${evalLabel} images (cache ${data.cache.status}, ${Math.round(data.cache.ms)} ms)`);
-  const model = create(a.preset, { seed: a.seed });
+  const model = createModel(a.preset, { seed: a.seed });
   const session = a.threads === undefined ? {} : { intraOpThreads: a.threads };
-  const trainable = withEvalProgress(await vitTrainable(model, { labelSmoothing: LABEL_SMOOTHING, session }), evalSet, evalLabel, progress);
+  const trainable = withEvalProgress(await modelTrainable(model, { labelSmoothing: LABEL_SMOOTHING, session, seed: a.seed }), evalSet, evalLabel, progress);
 
   const base = vitRecipe(a.epochs, a.seed);
   const recipe: Recipe = { ...base, batchSize: a.batch, optimizer: { ...base.optimizer, lr: a.lr } };
@@ -166,7 +165,7 @@ async function trainAndSave(a: TrainArgs, ctx: Context, progress: Progress): Pro
       ? { accuracy: last.accuracy, loss: last.loss }
       : await evaluate(withEvalProgress(trainable, data.test, 'test', progress), data.test);
   const saved = await saveCheckpoint(join(a.out, 'final'), {
-    tensors: model.params,
+    tensors: Object.fromEntries([...trainable.params, ...(trainable.buffers ?? [])]),
     sidecar: {
       step: res.steps,
       seed: a.seed,
