@@ -1,5 +1,5 @@
 import { encode } from '../graph/encode.js';
-import { compile, type Session, type SessionOptions } from '../graph/runtime.js';
+import { compile, promiseCache, type Session, type SessionOptions } from '../graph/runtime.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { ValueError } from '../tensor/errors.js';
 import { Rng } from '../tensor/rng.js';
@@ -20,7 +20,7 @@ export interface RunResult {
   readonly tokensPerLayer: number[][];
 }
 
-const sessions = new Map<string, Promise<Session>>();
+const sessions = promiseCache<Session>();
 
 /**
  * The APT TokenPruner: one bilinear scorer per cut layer reading the block output (token ⊕ its
@@ -67,14 +67,7 @@ export class TokenPruner {
   }
 
   private session(mode: PruneMode, opts: SessionOptions): Promise<Session> {
-    const key = JSON.stringify([this.vit, this.config, mode, opts]);
-    let s = sessions.get(key);
-    if (!s) {
-      s = compile(prunedInferenceGraph(this.vit, this.config, mode), opts);
-      sessions.set(key, s);
-      s.catch(() => sessions.delete(key));
-    }
-    return s;
+    return sessions(JSON.stringify([this.vit, this.config, mode, opts]), () => compile(prunedInferenceGraph(this.vit, this.config, mode), opts));
   }
 
   /** Seeded per-sample scores for the `random` baseline, one [B, N] tensor per cut layer. */

@@ -1,9 +1,10 @@
-import { compile, type Session, type SessionOptions } from '../graph/runtime.js';
+import { compile, promiseCache, type Session, type SessionOptions } from '../graph/runtime.js';
 import { DTypeError, fmtDims, ShapeError } from '../tensor/errors.js';
 import { Rng } from '../tensor/rng.js';
 import { clone, type Tensor } from '../tensor/tensor.js';
 import type { Trainable } from '../train/fit.js';
 import type { ParamStore } from '../train/optim.js';
+import { updateRunningStats } from '../train/running-stats.js';
 import { GradStep } from '../train/step.js';
 import { type CnnConfig, type CnnPreset, resolveCnnConfig } from './config.js';
 import { bnStatName, cnnInferenceGraph, cnnTrainGraph } from './model.js';
@@ -40,21 +41,13 @@ function checkImages(where: string, c: CnnConfig, images: Tensor): void {
   }
 }
 
-const cache = new Map<string, Promise<Session | GradStep>>();
-function cached<T extends Session | GradStep>(key: string, make: () => Promise<T>): Promise<T> {
-  let s = cache.get(key);
-  if (!s) {
-    s = make();
-    cache.set(key, s);
-    s.catch(() => cache.delete(key));
-  }
-  return s as Promise<T>;
-}
+const sessions = promiseCache<Session>();
+const steps = promiseCache<GradStep>();
 
 /** Logits [B, classes] in eval mode (BN running statistics) for images [B, C, H, W]. */
 export async function forward(model: CnnModel, images: Tensor, opts: SessionOptions = {}): Promise<Tensor<'float32'>> {
   checkImages('cnn.forward', model.config, images);
-  const s = await cached(JSON.stringify(['fwd', model.config, opts]), () => compile(cnnInferenceGraph(model.config), opts));
+  const s = await sessions(JSON.stringify([model.config, opts]), () => compile(cnnInferenceGraph(model.config), opts));
   return (await s.run({ ...model.params, images })).logits as Tensor<'float32'>;
 }
 
@@ -70,7 +63,7 @@ export async function cnnTrainable(
   const c = model.config;
   const shapes = cnnParamShapes(c);
   const trainable = shapes.filter((s) => !s.buffer).map((s) => s.name);
-  const step = await cached(JSON.stringify(['train', c, opts]), () => GradStep.compile(cnnTrainGraph(c, opts), trainable, opts.session));
+  const step = await steps(JSON.stringify([c, opts]), () => GradStep.compile(cnnTrainGraph(c, opts), trainable, opts.session));
   const params: ParamStore = new Map(trainable.map((n) => [n, model.params[n] as Tensor<'float32'>]));
   const buffers: ParamStore = new Map(shapes.filter((s) => s.buffer).map((s) => [s.name, model.params[s.name] as Tensor<'float32'>]));
   const bns = c.layers.filter((l) => l.kind === 'bn');
@@ -91,15 +84,11 @@ export async function cnnTrainable(
         const mean = res.outputs[bnStatName(l.name, 'mean')] as Tensor<'float32'>;
         const variance = res.outputs[bnStatName(l.name, 'var')] as Tensor<'float32'>;
         const n = b * (perSample.get(l.name) as number);
-        updateRunning(buffers.get(`${l.name}.running_mean`) as Tensor<'float32'>, mean.data, l.momentum, 1);
-        updateRunning(buffers.get(`${l.name}.running_var`) as Tensor<'float32'>, variance.data, l.momentum, n > 1 ? n / (n - 1) : 1);
+        const [rm, rv] = [buffers.get(`${l.name}.running_mean`) as Tensor<'float32'>, buffers.get(`${l.name}.running_var`) as Tensor<'float32'>];
+        updateRunningStats(rm.data, rv.data, mean.data, variance.data, l.momentum, n);
       }
       return res;
     },
     predict: (images) => forward(model, images, opts.session),
   };
-}
-
-function updateRunning(r: Tensor<'float32'>, batch: ArrayLike<number>, m: number, scale: number): void {
-  for (let i = 0; i < r.data.length; i++) r.data[i] = (1 - m) * (r.data[i] as number) + m * (batch[i] as number) * scale;
 }

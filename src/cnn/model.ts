@@ -10,6 +10,8 @@ export interface CnnBuildOptions {
   readonly mode: 'train' | 'eval';
   /** Replaces a layer's value before later layers read it (e.g. a compactor after a BN). */
   readonly transform?: (layer: Layer, value: Value) => Value;
+  /** Computes a conv layer another way (e.g. float64 by MatMul, where ORT has no float64 Conv). */
+  readonly conv?: (layer: Extract<Layer, { kind: 'conv' }>, x: Value, weight: Value, bias: Value | undefined) => Value;
 }
 
 export interface CnnForward {
@@ -35,6 +37,7 @@ export function buildCnn(g: Graph, c: CnnConfig, p: Readonly<Record<string, Valu
     const y = g.scope(l.name, (): Value => {
       switch (l.kind) {
         case 'conv':
+          if (opts.conv) return opts.conv(l, v(l.input), w(l, 'weight'), l.bias ? w(l, 'bias') : undefined);
           return g.Conv(v(l.input), w(l, 'weight'), l.bias ? w(l, 'bias') : undefined, { strides: [l.stride, l.stride], pads: [l.pad, l.pad, l.pad, l.pad] });
         case 'bn': {
           const args = [v(l.input), w(l, 'weight'), w(l, 'bias'), w(l, 'running_mean'), w(l, 'running_var')] as const;

@@ -206,3 +206,21 @@ export function compile(g: Graph, opts: CompileOptions = {}): Promise<Session> {
 export function cachedSessionCount(): number {
   return cache.size;
 }
+
+/**
+ * A keyed cache of promises (compiled sessions, gradient steps): `make` runs once per key, and a
+ * rejected promise is dropped so the next call tries again.
+ * `const cached = promiseCache<Session>(); cached(JSON.stringify(config), () => compile(g))`.
+ */
+export function promiseCache<T>(): (key: string, make: () => Promise<T>) => Promise<T> {
+  const entries = new Map<string, Promise<T>>();
+  return (key, make) => {
+    let p = entries.get(key);
+    if (!p) {
+      p = make();
+      entries.set(key, p);
+      p.catch(() => entries.delete(key));
+    }
+    return p;
+  };
+}

@@ -5,7 +5,7 @@ import { scorerFeeds } from '../agent/params.js';
 import type { TokenPruner } from '../agent/pruner.js';
 import { assertDataset, type Dataset } from '../data/dataset.js';
 import { batches } from '../data/loader.js';
-import { compile, type Session, type SessionOptions } from '../graph/runtime.js';
+import { compile, promiseCache, type Session, type SessionOptions } from '../graph/runtime.js';
 import { pruningReward, rewardLabels } from '../reward/pruning.js';
 import { NonFiniteLossError, ShapeError, ValueError } from '../tensor/errors.js';
 import { Rng } from '../tensor/rng.js';
@@ -106,16 +106,7 @@ function checkChosen(j: Int32Array, b: number, n: number): Int32Array {
   return j;
 }
 
-const sessions = new Map<string, Promise<Session>>();
-function cached(key: string, make: () => Promise<Session>): Promise<Session> {
-  let s = sessions.get(key);
-  if (!s) {
-    s = make();
-    sessions.set(key, s);
-    s.catch(() => sessions.delete(key));
-  }
-  return s;
-}
+const cached = promiseCache<Session>();
 
 /**
  * APT's three-channel training (specs/apt.md §4), per micro-batch of batch/accum images:

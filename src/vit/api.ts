@@ -1,4 +1,4 @@
-import { compile, type Session, type SessionOptions } from '../graph/runtime.js';
+import { compile, promiseCache, type Session, type SessionOptions } from '../graph/runtime.js';
 import { DTypeError, fmtDims, ShapeError } from '../tensor/errors.js';
 import { Rng } from '../tensor/rng.js';
 import { clone, numel, type Tensor } from '../tensor/tensor.js';
@@ -54,18 +54,11 @@ export function checkImages(where: string, c: VitConfig, images: Tensor): void {
   }
 }
 
-const sessions = new Map<string, Promise<Session>>();
+const sessions = promiseCache<Session>();
 
 /** The cached inference session of a config (weights fed as inputs, so one session serves every model). */
 export function inferenceSession(c: VitConfig, opts: SessionOptions = {}): Promise<Session> {
-  const key = JSON.stringify([c, opts]);
-  let s = sessions.get(key);
-  if (!s) {
-    s = compile(inferenceGraph(c), opts);
-    sessions.set(key, s);
-    s.catch(() => sessions.delete(key));
-  }
-  return s;
+  return sessions(JSON.stringify([c, opts]), () => compile(inferenceGraph(c), opts));
 }
 
 /** Logits [B, classes] for normalised images [B, C, H, W] float32; any batch size. */

@@ -1,4 +1,4 @@
-import type { SessionOptions } from '../graph/runtime.js';
+import { promiseCache, type SessionOptions } from '../graph/runtime.js';
 import type { Trainable } from '../train/fit.js';
 import type { ParamStore } from '../train/optim.js';
 import { GradStep } from '../train/step.js';
@@ -11,20 +11,16 @@ export interface VitTrainableOptions {
   readonly session?: SessionOptions;
 }
 
-const steps = new Map<string, Promise<GradStep>>();
+const steps = promiseCache<GradStep>();
 
 /**
  * A ViT as `fit` trains it: the parameter store shares the model's tensors (updates land in
  * `model.params`), one compiled forward+backward graph per config, and `vit.forward` to predict.
  */
 export async function vitTrainable(model: VitModel, opts: VitTrainableOptions = {}): Promise<Trainable & { readonly model: VitModel }> {
-  const key = JSON.stringify([model.config, opts]);
-  let step = steps.get(key);
-  if (!step) {
-    step = GradStep.compile(trainGraph(model.config, { labelSmoothing: opts.labelSmoothing ?? 0 }), Object.keys(model.params), opts.session);
-    steps.set(key, step);
-    step.catch(() => steps.delete(key));
-  }
+  const step = steps(JSON.stringify([model.config, opts]), () =>
+    GradStep.compile(trainGraph(model.config, { labelSmoothing: opts.labelSmoothing ?? 0 }), Object.keys(model.params), opts.session),
+  );
   const s = await step;
   const params: ParamStore = new Map(Object.entries(model.params));
   return {

@@ -12,10 +12,10 @@
  */
 import type { CnnModel } from '../../cnn/api.js';
 import type { CnnConfig, Layer } from '../../cnn/config.js';
+import { buildCnn } from '../../cnn/model.js';
 import { cnnParamShapes, layerShapes } from '../../cnn/params.js';
 import { backward } from '../../graph/backward.js';
 import { Graph } from '../../graph/builder.js';
-import { linear } from '../../graph/nn.js';
 import { compile, type SessionOptions } from '../../graph/runtime.js';
 import type { Value } from '../../graph/types.js';
 import type { Tensor } from '../../tensor/tensor.js';
@@ -52,33 +52,11 @@ function synflowGraph(c: CnnConfig): { g: Graph; r: Value; p: Record<string, Val
   const p: Record<string, Value> = Object.fromEntries(cnnParamShapes(c).map((s) => [s.name, g.param(s.name, s.dims, 'float64')]));
   const shapes = layerShapes(c);
   const ones = g.ConstantOfShape([1, c.inChans, c.imageSize, c.imageSize], 1, 'float64');
-  const values = new Map<string, Value>([['input', ones]]);
-  const v = (name: string) => values.get(name) as Value;
-  const w = (l: Layer, k: string) => p[`${l.name}.${k}`] as Value;
-  for (const l of c.layers) {
-    const y = g.scope(l.name, (): Value => {
-      switch (l.kind) {
-        case 'conv':
-          return convByMatMul(g, v(l.input), w(l, 'weight'), l.bias ? w(l, 'bias') : undefined, l, shapes.get(l.input) as number[], l.out);
-        case 'bn':
-          return g.BatchNormalization(v(l.input), w(l, 'weight'), w(l, 'bias'), w(l, 'running_mean'), w(l, 'running_var'), { epsilon: l.eps })[0] as Value;
-        case 'relu':
-          return g.Relu(v(l.input));
-        case 'add':
-          return g.Add(v(l.inputs[0]), v(l.inputs[1]));
-        case 'maxpool':
-          return g.MaxPool(v(l.input), [l.kernel, l.kernel], { strides: [l.stride, l.stride] });
-        case 'gap':
-          return g.GlobalAveragePool(v(l.input));
-        case 'flatten':
-          return g.Flatten(v(l.input), 1);
-        case 'linear':
-          return linear(g, v(l.input), w(l, 'weight'), l.bias ? w(l, 'bias') : undefined);
-      }
-    });
-    values.set(l.name, y);
-  }
-  return { g, r: g.ReduceSum(v(c.output), [], false), p };
+  const { logits } = buildCnn(g, c, p, ones, {
+    mode: 'eval',
+    conv: (l, x, w, b) => convByMatMul(g, x, w, b, l, shapes.get(l.input) as number[], l.out),
+  });
+  return { g, r: g.ReduceSum(logits, [], false), p };
 }
 
 /**

@@ -1,9 +1,11 @@
 import type { SessionOptions } from '../../graph/runtime.js';
+import { promiseCache } from '../../graph/runtime.js';
 import { GraphError } from '../../tensor/errors.js';
 import { Rng } from '../../tensor/rng.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Trainable } from '../../train/fit.js';
 import type { ParamStore } from '../../train/optim.js';
+import { updateRunningStats as updateRunning } from '../../train/running-stats.js';
 import { GradStep } from '../../train/step.js';
 import { forward, type SretModel } from './api.js';
 import { convOut, type SretConfig } from './config.js';
@@ -33,14 +35,9 @@ export function updateRunningStats(model: SretModel, outputs: Readonly<Record<st
     const [mean, variance] = [outputs[batchMeanName(key)], outputs[batchVarName(key)]];
     if (!mean || !variance)
       throw new GraphError('sret.updateRunningStats', `outputs lack ${batchMeanName(key)} / ${batchVarName(key)} (train graph without bn: 'train'?)`);
-    const m = batchSize * pixels;
-    const unbias = m > 1 ? m / (m - 1) : 1;
     const rm = (model.buffers[`${key}.running_mean`] as Tensor<'float32'>).data;
     const rv = (model.buffers[`${key}.running_var`] as Tensor<'float32'>).data;
-    for (let j = 0; j < rm.length; j++) {
-      rm[j] = (1 - momentum) * (rm[j] as number) + momentum * (mean.data[j] as number);
-      rv[j] = (1 - momentum) * (rv[j] as number) + momentum * (variance.data[j] as number) * unbias;
-    }
+    updateRunning(rm, rv, mean.data as Float32Array, variance.data as Float32Array, momentum, batchSize * pixels);
   });
   model.stats.numBatchesTracked++;
 }
@@ -52,18 +49,12 @@ export interface SretTrainableOptions {
   readonly session?: SessionOptions;
 }
 
-const steps = new Map<string, Promise<GradStep>>();
+const steps = promiseCache<GradStep>();
 
 /** The cached forward+backward step of a config. */
 function gradStep(model: SretModel, opts: SretTrainableOptions): Promise<GradStep> {
   const key = JSON.stringify([model.config, opts.labelSmoothing ?? 0, opts.session ?? {}]);
-  let step = steps.get(key);
-  if (!step) {
-    step = GradStep.compile(trainGraph(model.config, { labelSmoothing: opts.labelSmoothing ?? 0 }), Object.keys(model.params), opts.session);
-    steps.set(key, step);
-    step.catch(() => steps.delete(key));
-  }
-  return step;
+  return steps(key, () => GradStep.compile(trainGraph(model.config, { labelSmoothing: opts.labelSmoothing ?? 0 }), Object.keys(model.params), opts.session));
 }
 
 /**
