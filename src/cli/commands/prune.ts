@@ -9,7 +9,7 @@ import { pruneResrepCommand } from './prune-resrep.js';
 
 export const pruneCommand = commandGroup(
   'prune',
-  'structured pruning: resrep (compactors to a MACs target), l1 / entropy (filter ranking with sensitivity-chosen ratios, then a retrain)',
+  'pruning: resrep (compactors to a MACs target), l1 / entropy (filter ranking with sensitivity-chosen ratios, then a retrain), cops (pruning at initialisation: SNIP/GraSP/SynFlow and their LP combiner)',
   {
     resrep: pruneResrepCommand,
     l1: pruneL1Command,
