@@ -106,27 +106,54 @@ export async function aptReport(model: VitModel, pruner: TokenPruner, ds: Datase
   };
 }
 
-/** Images/s of the plain and the pruned (gathered) model at batch `b`, interleaved rounds, weights baked in. */
-export async function throughput(model: VitModel, pruner: TokenPruner, ds: Dataset, b: number, seconds = 6): Promise<{ plain: number; pruned: number }> {
+export interface Throughput {
+  /** Images/s of the plain model. */
+  readonly plain: number;
+  /** Images/s of the pruned model, the batch run at once (threshold: padded to its largest kept count). */
+  readonly pruned: number;
+  /** Images/s of the pruned model run one image at a time (per-sample groups: nothing padded). */
+  readonly prunedPerSample?: number;
+}
+
+/**
+ * Images/s of the plain and the pruned (gathered) model at batch `b`, interleaved rounds, weights
+ * baked in. At b > 1 also the per-sample alternative to padding: the same b images one by one.
+ */
+export async function throughput(model: VitModel, pruner: TokenPruner, ds: Dataset, b: number, seconds = 6): Promise<Throughput> {
   const images = (batches(ds, { batchSize: b, reuseBuffers: false }).next().value as { images: Tensor<'float32'> }).images;
+  const singles =
+    b > 1
+      ? Array.from({ length: b }, (_, i) => ({
+          type: 'float32' as const,
+          dims: [1, ...images.dims.slice(1)],
+          data: images.data.subarray(i * 784 * model.config.inChans, (i + 1) * 784 * model.config.inChans),
+        }))
+      : [];
   const plain = await compile(inferenceGraph(model.config), { initializers: model.params });
   const pruned = await compile(prunedInferenceGraph(model.config, pruner.config, 'gathered'), { initializers: { ...model.params, ...pruner.params } });
-  const time = async (s: Session, n: number) => {
+  const time = async (run: () => Promise<unknown>, n: number) => {
     const t = performance.now();
-    for (let i = 0; i < n; i++) await s.run({ images });
+    for (let i = 0; i < n; i++) await run();
     return (performance.now() - t) / 1000;
   };
-  await time(plain, 2);
-  await time(pruned, 2);
+  const runPlain = () => plain.run({ images });
+  const runPruned = () => pruned.run({ images });
+  const runSingles = async () => {
+    for (const x of singles) await pruned.run({ images: x });
+  };
+  await time(runPlain, 2);
+  await time(runPruned, 2);
   const per = Math.max(1, Math.round((seconds / 8) * (b === 1 ? 400 : 16)));
-  const acc = { plain: 0, pruned: 0 };
+  const acc = { plain: 0, pruned: 0, singles: 0 };
   for (let r = 0; r < 4; r++) {
-    acc.plain += await time(plain, per);
-    acc.pruned += await time(pruned, per);
+    acc.plain += await time(runPlain, per);
+    acc.pruned += await time(runPruned, per);
+    if (singles.length) acc.singles += await time(runSingles, Math.max(1, Math.round(per / 4)));
   }
   plain.dispose();
   pruned.dispose();
-  return { plain: (4 * per * b) / acc.plain, pruned: (4 * per * b) / acc.pruned };
+  const perSample = singles.length ? { prunedPerSample: (4 * Math.max(1, Math.round(per / 4)) * b) / acc.singles } : {};
+  return { plain: (4 * per * b) / acc.plain, pruned: (4 * per * b) / acc.pruned, ...perSample };
 }
 
 /** `count` images spread evenly over `ds` (one per class for a class-major split of 10·count). */

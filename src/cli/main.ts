@@ -20,7 +20,9 @@ Docs: docs/cli.md`;
 
 function program(io: CliIo, found: (c: Command) => void): Commander {
   const p = new Commander('apt-prune')
-    .description('Pruning primitives for vision models on ONNX Runtime: train ViTs, SReT and CNNs on Fashion-MNIST, prune tokens (APT), channels (ResRep, L1, entropy) and weights (COPS).')
+    .description(
+      'Pruning primitives for vision models on ONNX Runtime: train ViTs, SReT and CNNs on Fashion-MNIST, prune tokens (APT), channels (ResRep, L1, entropy) and weights (COPS).',
+    )
     .version(pkg.version, '-V, --version', 'print the version')
     .option('--json', 'machine-readable output: one JSON object per line on stdout, no progress bar')
     .option('--verbose', 'print the stack trace with an error')
