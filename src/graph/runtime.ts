@@ -31,7 +31,8 @@ interface Entry {
 const cache = new Map<string, Entry>();
 let warnedProviders = false;
 
-ort.env.logLevel = 'error';
+// ORT reports every failure as a rejected promise too; its own native log would only print it twice.
+ort.env.logLevel = 'fatal';
 
 async function createSession(bytes: Uint8Array, o: SessionOptions): Promise<ort.InferenceSession> {
   const base: ort.InferenceSession.SessionOptions = {
@@ -44,7 +45,8 @@ async function createSession(bytes: Uint8Array, o: SessionOptions): Promise<ort.
   const eps = o.executionProviders ?? ['cpu'];
   if (eps.some((e) => e !== 'cpu')) {
     try {
-      return await ort.InferenceSession.create(bytes, { ...base, executionProviders: [...eps] });
+      // Fatal-only logging for the probe: an unavailable provider is reported once, by the line below.
+      return await ort.InferenceSession.create(bytes, { ...base, executionProviders: [...eps], logSeverityLevel: 4 });
     } catch (e) {
       if (!warnedProviders) {
         warnedProviders = true;
