@@ -68,6 +68,26 @@ export function convWeightGrad(g: Graph, input: Value, gout: Value, kernel: Ints
   return g.Reshape(g.ReduceSum(perSample, [0], false), [cout, cin / grp, kh, kw]);
 }
 
+/**
+ * ∂L/∂x of a stride-1 convolution as another convolution: the spatially flipped kernel with input
+ * and output channels swapped per group, padded by d·(k − 1) − p on each side. ORT runs Conv
+ * through its blocked (NCHWc) kernels and ConvTranspose through a slower generic path, so this is
+ * the cheaper form. Null when it does not apply (stride > 1, or a pad larger than d·(k − 1)).
+ */
+function convInputGrad(g: Graph, gy: Value, w: Value, a: { strides: Ints; pads: Ints; dilations: Ints; group: number }): Value | null {
+  if (a.strides.some((s) => s !== 1)) return null;
+  const [o, cg, kh, kw] = w.shape as [number, number, number, number];
+  const reach = [(a.dilations[0] as number) * (kh - 1), (a.dilations[1] as number) * (kw - 1)] as const;
+  const pads = [reach[0] - (a.pads[0] as number), reach[1] - (a.pads[1] as number), reach[0] - (a.pads[2] as number), reach[1] - (a.pads[3] as number)];
+  if (pads.some((p) => p < 0) || typeof o !== 'number' || typeof cg !== 'number') return null;
+  const grp = a.group;
+  // [G·Og, Cg, kh, kw] → [G·Cg, Og, kh, kw]: per group, the kernel's in and out channels swapped.
+  const swapped = grp === 1 ? g.Transpose(w, [1, 0, 2, 3]) : g.Reshape(g.Transpose(g.Reshape(w, [grp, o / grp, cg, kh, kw]), [0, 2, 1, 3, 4]), [grp * cg, o / grp, kh, kw]);
+  const reverse = (n: number) => g.constant(tensor(BigInt64Array.from({ length: n }, (_, i) => BigInt(n - 1 - i)), [n], 'int64'));
+  const flipped = g.Gather(g.Gather(swapped, reverse(kh), 2), reverse(kw), 3);
+  return g.Conv(gy, flipped, undefined, { strides: [1, 1], pads, dilations: a.dilations, group: grp });
+}
+
 function convLike<K extends 'Conv' | 'ConvTranspose'>(
   op: K,
   rule: Omit<OpRule<K>, 'arity' | 'emit' | 'decode'>,
@@ -136,7 +156,7 @@ export const convOps = {
             1;
           return (vx.shape[2 + i] as number) - full;
         });
-        const dx = g.ConvTranspose(gy, vw, undefined, { ...attrs, outputPadding });
+        const dx = convInputGrad(g, gy, vw, attrs) ?? g.ConvTranspose(gy, vw, undefined, { ...attrs, outputPadding });
         return [dx, convWeightGrad(g, vx, gy, kernel, attrs), b ? g.ReduceSum(gy, [0, 2, 3]) : null];
       },
     },
