@@ -13,7 +13,7 @@ import { imageReport, macsRatio } from '../agent/report.js';
 import { renderTokenMaps } from '../agent/viz.js';
 import { type Dataset, subset } from '../data/dataset.js';
 import { batches } from '../data/loader.js';
-import { compile, type Session } from '../graph/runtime.js';
+import { compile } from '../graph/runtime.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { encodePng } from '../io/png.js';
 import type { Tensor } from '../tensor/tensor.js';

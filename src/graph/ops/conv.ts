@@ -82,8 +82,16 @@ function convInputGrad(g: Graph, gy: Value, w: Value, a: { strides: Ints; pads: 
   if (pads.some((p) => p < 0) || typeof o !== 'number' || typeof cg !== 'number') return null;
   const grp = a.group;
   // [G·Og, Cg, kh, kw] → [G·Cg, Og, kh, kw]: per group, the kernel's in and out channels swapped.
-  const swapped = grp === 1 ? g.Transpose(w, [1, 0, 2, 3]) : g.Reshape(g.Transpose(g.Reshape(w, [grp, o / grp, cg, kh, kw]), [0, 2, 1, 3, 4]), [grp * cg, o / grp, kh, kw]);
-  const reverse = (n: number) => g.constant(tensor(BigInt64Array.from({ length: n }, (_, i) => BigInt(n - 1 - i)), [n], 'int64'));
+  const swapped =
+    grp === 1 ? g.Transpose(w, [1, 0, 2, 3]) : g.Reshape(g.Transpose(g.Reshape(w, [grp, o / grp, cg, kh, kw]), [0, 2, 1, 3, 4]), [grp * cg, o / grp, kh, kw]);
+  const reverse = (n: number) =>
+    g.constant(
+      tensor(
+        BigInt64Array.from({ length: n }, (_, i) => BigInt(n - 1 - i)),
+        [n],
+        'int64',
+      ),
+    );
   const flipped = g.Gather(g.Gather(swapped, reverse(kh), 2), reverse(kw), 3);
   return g.Conv(gy, flipped, undefined, { strides: [1, 1], pads, dilations: a.dilations, group: grp });
 }
