@@ -46,7 +46,7 @@ export const demoCommand = defineCommand({
     cmd
       .addOption(option('--checkpoint <path>', 'plain ViT checkpoint to start from', DEMO_CHECKPOINT))
       .addOption(option('--out <dir>', 'where the checkpoint, ONNX file, report.json and token-maps.png go', join('runs', 'demo')))
-      .addOption(option('--updates <n>', 'APT fine-tuning updates (96 images each)', '400'))
+      .addOption(option('--updates <n>', 'APT fine-tuning updates (96 images each)', '300'))
       .addOption(option('--seed <n>', 'seed', '0'));
   },
   parse: (opts) => parseDemoArgs(opts),
