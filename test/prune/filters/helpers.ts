@@ -1,10 +1,12 @@
 import { type CnnModel, create } from '../../../src/cnn/api.js';
-import type { CnnConfig, Layer } from '../../../src/cnn/config.js';
-import type { Rng } from '../../../src/tensor/rng.js';
-import { type Tensor, tensor } from '../../../src/tensor/tensor.js';
+import type { Layer } from '../../../src/cnn/config.js';
 
-/** Tests run ORT single-threaded (deterministic, and kind to a shared 2-core machine). */
-export const SESSION = { intraOpThreads: 1 } as const;
+// Shared with the ResRep tests: one copy of the session options, the config maker, the BN
+// randomiser, the image maker and max-diff.
+import { tinyConfig as config } from '../resrep/helpers.js';
+
+export { images, maxDiff, randomizeBn, SESSION } from '../resrep/helpers.js';
+export { config };
 
 const bn = (name: string, input: string): Layer => ({ kind: 'bn', name, input, eps: 1e-5, momentum: 0.1 });
 const conv = (name: string, input: string, out: number, kernel = 1, bias = false): Layer => ({
@@ -17,10 +19,6 @@ const conv = (name: string, input: string, out: number, kernel = 1, bias = false
   pad: (kernel - 1) >> 1,
   bias,
 });
-
-export function config(name: string, inChans: number, size: number, layers: Layer[], output = (layers.at(-1) as Layer).name): CnnConfig {
-  return { kind: 'cnn', name, inChans, imageSize: size, numClasses: 10, layers, output };
-}
 
 /** conv a (C→D, 1×1) → BN → ReLU → conv b (D→2, 1×1, bias) → GAP → flatten → fc: §9 test 11's layer and its consumer. */
 export function producerConsumer(c = 2, d = 3): CnnModel {
@@ -52,32 +50,6 @@ export function chain(): CnnModel {
       { kind: 'linear', name: 'fc', input: 'flatten', out: 10, bias: true },
     ]),
   );
-}
-
-/** Random BN statistics/affines and biases, so a zeroed filter does not give a zero channel by accident. */
-export function randomizeBn(m: CnnModel, rng: Rng): CnnModel {
-  for (const [k, t] of Object.entries(m.params)) {
-    const d = t.data;
-    if (k.endsWith('running_var')) for (let i = 0; i < d.length; i++) d[i] = rng.uniform(0.5, 1.5);
-    else if (k.endsWith('running_mean') || k.endsWith('.bias')) for (let i = 0; i < d.length; i++) d[i] = rng.uniform(-0.5, 0.5);
-    else if (t.dims.length === 1) for (let i = 0; i < d.length; i++) d[i] = rng.uniform(0.5, 1.5);
-  }
-  return m;
-}
-
-export function images(rng: Rng, b: number, c: number, s: number): Tensor<'float32'> {
-  return tensor(rng.fillNormal(new Float32Array(b * c * s * s)), [b, c, s, s], 'float32');
-}
-
-/** max |a − b| and max |a|. */
-export function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): { diff: number; ref: number } {
-  let diff = 0;
-  let ref = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs((a[i] as number) - (b[i] as number)));
-    ref = Math.max(ref, Math.abs(a[i] as number));
-  }
-  return { diff, ref };
 }
 
 /** Sets a parameter's values. */
