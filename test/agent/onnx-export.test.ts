@@ -21,18 +21,7 @@ import type { Tensor } from '../../src/tensor/tensor.js';
 import { fromStateDict } from '../../src/vit/index.js';
 import { expectAllclose } from '../helpers/allclose.js';
 import { APT_FIXTURES, readGolden, SESSION, splitStateDict } from '../helpers/apt.js';
-
-interface OnnxCheck {
-  readonly file: string;
-  readonly sha256: string;
-  readonly onnx: string;
-  readonly ir_version: number;
-  readonly opset: number;
-  readonly producer: string;
-  readonly inputs: Record<string, (string | number)[]>;
-  readonly outputs: Record<string, (string | number)[]>;
-  readonly checker: { readonly function: string; readonly model: string; readonly result: string };
-}
+import type { OnnxCheck } from '../helpers/onnx-check.js';
 
 const golden = readGolden();
 const report = JSON.parse(readFileSync(new URL('onnx-check.json', APT_FIXTURES), 'utf8')) as OnnxCheck;

@@ -26,18 +26,7 @@ import {
   readFixture,
   unpackAll,
 } from '../helpers/engine-models.js';
-
-interface OnnxCheck {
-  readonly file: string;
-  readonly sha256: string;
-  readonly onnx: string;
-  readonly ir_version: number;
-  readonly opset: number;
-  readonly producer: string;
-  readonly inputs: Record<string, (string | number)[]>;
-  readonly outputs: Record<string, (string | number)[]>;
-  readonly checker: { readonly function: string; readonly model: string; readonly result: string };
-}
+import type { OnnxCheck } from '../helpers/onnx-check.js';
 
 const bytes = new Uint8Array(readFileSync(new URL(EXPORTED_BLOCK.file, FIXTURE_DIR)));
 const report = readFixture<OnnxCheck>('onnx-check.json');
