@@ -120,18 +120,42 @@ export class SGD extends Optimizer {
       const nesterov = o.nesterov ?? this.opts.nesterov ?? false;
       const rate = lr * (o.lrScale ?? 1);
       const w = p.data;
-      const m = mu !== 0 ? this.buffer(`${name}.momentum_buffer`, w.length) : null;
-      for (let i = 0; i < w.length; i++) {
-        let d = (gr[i] as number) + wd * (w[i] as number);
-        if (m) {
-          const buf = m.buf;
-          const v = m.fresh ? d : mu * (buf[i] as number) + d;
-          buf[i] = v;
-          d = nesterov ? d + mu * v : v;
-        }
-        w[i] = (w[i] as number) - rate * d;
+      if (mu === 0) {
+        sgdPlain(w, gr, wd, rate);
+        continue;
       }
+      const m = this.buffer(`${name}.momentum_buffer`, w.length);
+      sgdMomentum(w, gr, m.buf, m.fresh, mu, wd, rate, nesterov);
     }
+  }
+}
+
+// The update loops live in small monomorphic functions with the branches hoisted out: V8 keeps
+// them tight (≈ 1 ns an element), which matters for small models where the update rivals ORT's step.
+function sgdPlain(w: Float32Array, g: Float32Array, wd: number, rate: number): void {
+  for (let i = 0; i < w.length; i++) {
+    const wi = w[i] as number;
+    w[i] = wi - rate * ((g[i] as number) + wd * wi);
+  }
+}
+
+function sgdMomentum(w: Float32Array, g: Float32Array, buf: Float32Array, fresh: boolean, mu: number, wd: number, rate: number, nesterov: boolean): void {
+  const keep = fresh ? 0 : mu; // the buffer starts at zero, so m = d on the first step
+  if (nesterov) {
+    for (let i = 0; i < w.length; i++) {
+      const wi = w[i] as number;
+      const d = (g[i] as number) + wd * wi;
+      const v = keep * (buf[i] as number) + d;
+      buf[i] = v;
+      w[i] = wi - rate * (d + mu * v);
+    }
+    return;
+  }
+  for (let i = 0; i < w.length; i++) {
+    const wi = w[i] as number;
+    const v = keep * (buf[i] as number) + ((g[i] as number) + wd * wi);
+    buf[i] = v;
+    w[i] = wi - rate * v;
   }
 }
 
