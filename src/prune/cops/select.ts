@@ -121,14 +121,15 @@ export function sampleBracket(a: Float64Array, b: Float64Array, n: number, k: nu
   if (ws.sample.length < m) ws.sample = new Float64Array(m);
   const s = ws.sample.subarray(0, m);
   for (let j = 0; j < m; j++) s[j] = valueAt(a, b, Math.floor(((j + 0.5) * n) / m), mode, la, lb);
-  s.sort(); // ascending; the r-th largest of the sample is s[m − r]
   const r = (k / n) * m;
   const delta = 3 * Math.sqrt(m);
   const hiRank = Math.floor(r - delta);
   const loRank = Math.ceil(r + delta);
+  // Two selections instead of a sort: the same order statistics, a few times cheaper (the sample is
+  // drawn again for every narrowing, so this runs ~60 times a solve).
   return {
-    hi: hiRank >= 1 ? (s[m - hiRank] as number) : Number.POSITIVE_INFINITY,
-    lo: loRank <= m ? (s[m - loRank] as number) : Number.NEGATIVE_INFINITY,
+    hi: hiRank >= 1 ? selectValue(s, m, hiRank) : Number.POSITIVE_INFINITY,
+    lo: loRank <= m ? selectValue(s, m, loRank) : Number.NEGATIVE_INFINITY,
     cap: Math.min(n, Math.max(SMALL, 4 * Math.ceil(((loRank - hiRank + 2) / m) * n))),
   };
 }
