@@ -215,6 +215,7 @@ export function selectLarge(x: Float64Array, n: number, r: number, ws: SelectWor
     const nb = valueBandKernel(cur, len, q.hi, q.lo, out);
     const above = OUT[0] as number;
     if (nb < 0 || !(above < rank && rank <= above + nb)) break; // the sample misled us: quickselect all
+    if (nb === len) break; // no progress (the band is one run of ties): the 3-way quickselect groups them at once
     cur = out;
     len = nb;
     rank -= above;

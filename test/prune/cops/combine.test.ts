@@ -105,6 +105,17 @@ describe('§9.5–9.7 ties, inactive and infeasible constraints, k', () => {
     expect(r.status).toBe('inactive');
   });
 
+  it('a run of more than 4,096 equal values at the cut finishes (it once looped forever) and keeps the tie rule', { timeout: 30_000 }, () => {
+    const rng = new Rng(1);
+    const d = 20_000;
+    const s0 = Float64Array.from({ length: d }, () => 1 + rng.int(4)); // four values, ≈ 5,000 of each
+    const s1 = Float64Array.from({ length: d }, () => rng.normal());
+    expect(maskSet(topKMask(s0, s1, 0, 7_000, new SelectWorkspace()))).toEqual(naiveTopK(s0, s1, 0, 7_000));
+    const r = combine({ base: s0, control: s1, k: 7_000, kappa: 0.5 });
+    expect(r.status).toBe('solved');
+    expect(maskSet(r.mask)).toEqual(naiveTopK(s0, s1, r.lambda, 7_000));
+  });
+
   it('§9.6 c ≤ S¹(M0) returns λ = 0 and M0', () => {
     for (const c of [-0.1, -0.5]) {
       const r = combine({ base: S0, control: S1, k: 2, c });

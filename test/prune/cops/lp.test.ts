@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { combine } from '../../../src/prune/cops/combine.js';
+import { guessBracket } from '../../../src/prune/cops/guess.js';
 import { normalize } from '../../../src/prune/cops/layout.js';
+import { SelectWorkspace } from '../../../src/prune/cops/select.js';
 import { Rng } from '../../../src/tensor/rng.js';
 import { solveCops } from './highs.js';
 import { maskSet, naiveK1, naiveSolve, naiveTopK, sumAt } from './reference.js';
@@ -124,6 +126,46 @@ describe('§9.3 LP optimality against HiGHS, 102 seeded random instances', () =>
       expect(r.evaluations, what).toBe(ref.evaluations);
       expect(maskSet(r.mask), what).toEqual(ref.set);
     }
+  });
+});
+
+describe('the sample-guided start for large d', () => {
+  // d ≥ 65,536: a strided sample guesses a bracket of λ*, verified on all scores, and the spec's
+  // steps outside it are decided without computing C. The result must still be the literal algorithm's.
+  const literal = (s0: Float64Array, s1: Float64Array, k: number, kappa: number) => {
+    const r = combine({ base: s0, control: s1, k, kappa });
+    const ref = naiveSolve(s0, s1, k, naiveK1(s0, s1, k, kappa));
+    expect([r.lambda, r.bracket[0], r.evaluations]).toEqual([ref.lambda, ref.lo, ref.evaluations]);
+    expect(maskSet(r.mask)).toEqual(ref.set);
+    return ref;
+  };
+
+  it('matches the literal spec algorithm on random and on tied scores (d ≈ 70k–80k)', { timeout: 60_000 }, () => {
+    const rng = new Rng(6);
+    for (const q of [0, 16]) {
+      const d = 70_000 + rng.int(10_000);
+      const round = (x: number) => (q ? Math.round(x * q) / q : x);
+      const s0 = normalize(Float64Array.from({ length: d }, () => round(rng.uniform())));
+      const s1 = normalize(Float64Array.from({ length: d }, () => round(rng.normal())));
+      const k = Math.floor(d * (0.02 + 0.2 * rng.uniform()));
+      const kappa = 0.2 + 0.6 * rng.uniform();
+      const ref = literal(s0, s1, k, kappa);
+      const guess = guessBracket(s0, s1, k, naiveK1(s0, s1, k, kappa), new SelectWorkspace());
+      expect(guess && guess[0] < ref.lambda && ref.lambda <= guess[1], `guess ${guess} holds λ* ${ref.lambda}`).toBe(true);
+    }
+  });
+
+  it('a sample that misleads (the sampled weights score differently) costs time, not the result', { timeout: 60_000 }, () => {
+    const rng = new Rng(7);
+    const d = 72_000;
+    const m = Math.floor(d / 16);
+    const sampled = new Set(Array.from({ length: m }, (_, j) => Math.floor(((j + 0.5) * d) / m)));
+    const s0 = normalize(Float64Array.from({ length: d }, () => rng.uniform()));
+    const s1 = normalize(Float64Array.from({ length: d }, (_, i) => (sampled.has(i) ? 5 : 0) + rng.normal()));
+    const k = 5_000;
+    const ref = literal(s0, s1, k, 0.5);
+    const guess = guessBracket(s0, s1, k, naiveK1(s0, s1, k, 0.5), new SelectWorkspace());
+    expect(guess === null || !(guess[0] < ref.lambda && ref.lambda <= guess[1]), 'the guess misses λ*').toBe(true);
   });
 });
 
