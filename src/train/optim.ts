@@ -131,7 +131,8 @@ export class SGD extends Optimizer {
 }
 
 // The update loops live in small monomorphic functions with the branches hoisted out: V8 keeps
-// them tight (≈ 1 ns an element), which matters for small models where the update rivals ORT's step.
+// them near its floor for such loops (≈ 4 ns an element here, 2 for a bare axpy), which matters for
+// small models, where the update rivals ORT's step.
 function sgdPlain(w: Float32Array, g: Float32Array, wd: number, rate: number): void {
   for (let i = 0; i < w.length; i++) {
     const wi = w[i] as number;
