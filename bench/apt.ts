@@ -8,7 +8,9 @@
  *   evit@m, random@m — the baselines at the same kept-token counts.
  * Throughput pruned vs plain at B=1 and B=64 is measured interleaved (weights baked in).
  * Cells whose result exists under --out are skipped, so an interrupted run resumes.
- * `npm run bench -- apt --checkpoint=assets/fmnist-vit-t --updates=1500 [--only=threshold,budget@0.6]`
+ * `npm run bench -- apt --checkpoint=assets/fmnist-vit-t --updates=1200 [--only=threshold,budget@0.6]`
+ * Two shards side by side: `--threads=1 --speed=0 --only=…` each (training only), then one run
+ * without --only measures the throughput of every contender alone (`--remeasure=1` measures again).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +28,10 @@ const out = arg('out', 'runs/bench-apt');
 const limit = arg('limit-per-class', '');
 const only = arg('only', '').split(',').filter(Boolean);
 const seed = Number(arg('seed', '0'));
+const threads = arg('threads', '') === '' ? undefined : Number(arg('threads', ''));
+const session = threads === undefined ? undefined : { intraOpThreads: threads };
+const speed = arg('speed', '1') !== '0';
+const remeasure = arg('remeasure', '0') === '1';
 mkdirSync(out, { recursive: true });
 
 const base = await loadAptCheckpoint(checkpoint);
@@ -60,36 +66,41 @@ for (const ct of contenders) {
   if (only.length && !only.includes(ct.name)) continue;
   const dir = join(out, ct.name);
   const file = join(dir, 'result.json');
-  if (existsSync(file)) {
-    results.push(JSON.parse(readFileSync(file, 'utf8')));
-    console.log(JSON.stringify(results.at(-1)));
-    continue;
+  let result: Record<string, unknown>;
+  if (existsSync(file)) result = JSON.parse(readFileSync(file, 'utf8'));
+  else {
+    const started = performance.now();
+    const recipe = recipeByName('fmnist-finetune', updates, seed);
+    const tuned = await finetune({ checkpoint, strategy: ct.strategy, recipe, out: dir, seed, train: data.train, val: data.val, session }, (e) => {
+      if (e.kind === 'eval')
+        console.error(
+          `${ct.name} update ${e.update}: val plain ${(100 * e.plainAccuracy).toFixed(2)} pruned ${(100 * e.prunedAccuracy).toFixed(2)} kept ${e.keptMean.map((k) => k.toFixed(1)).join('/')}`,
+        );
+    });
+    const trainSeconds = (performance.now() - started) / 1000;
+    const best = await loadAptCheckpoint(join(dir, 'best-pruned'));
+    const r = await aptReport(best.model, best.pruner, data.test);
+    result = {
+      name: ct.name,
+      strategy: best.pruner.config.strategy,
+      updates,
+      bestUpdate: tuned.result.bestPruned.update,
+      testPruned: r.prunedAccuracy,
+      testNoPruning: r.plainAccuracy,
+      keptMean: r.keptMean,
+      macsRatio: r.macsRatio,
+      trainSeconds,
+      threads: threads ?? 'ort default',
+    };
   }
-  const started = performance.now();
-  const recipe = recipeByName('fmnist-finetune', updates, seed);
-  const tuned = await finetune({ checkpoint, strategy: ct.strategy, recipe, out: dir, seed, train: data.train, val: data.val }, (e) => {
-    if (e.kind === 'eval')
-      console.error(
-        `${ct.name} update ${e.update}: val plain ${(100 * e.plainAccuracy).toFixed(2)} pruned ${(100 * e.prunedAccuracy).toFixed(2)} kept ${e.keptMean.map((k) => k.toFixed(1)).join('/')}`,
-      );
-  });
-  const trainSeconds = (performance.now() - started) / 1000;
-  const best = await loadAptCheckpoint(join(dir, 'best-pruned'));
-  const r = await aptReport(best.model, best.pruner, data.test);
-  const speed = { b1: await throughput(best.model, best.pruner, data.test, 1), b64: await throughput(best.model, best.pruner, data.test, 64) };
-  const result = {
-    name: ct.name,
-    strategy: best.pruner.config.strategy,
-    updates,
-    bestUpdate: tuned.result.bestPruned.update,
-    testPruned: r.prunedAccuracy,
-    testNoPruning: r.plainAccuracy,
-    keptMean: r.keptMean,
-    macsRatio: r.macsRatio,
-    imagesPerSec: speed,
-    speedup: { b1: speed.b1.pruned / speed.b1.plain, b64: speed.b64.pruned / speed.b64.plain },
-    trainSeconds,
-  };
+  // Throughput needs the machine to itself: shards trained side by side pass --speed=0 and a last
+  // run (no --only) measures every contender that lacks it, one after another.
+  if (speed && (remeasure || result.imagesPerSec === undefined)) {
+    const best = await loadAptCheckpoint(join(dir, 'best-pruned'));
+    const b1 = await throughput(best.model, best.pruner, data.test, 1);
+    const b64 = await throughput(best.model, best.pruner, data.test, 64);
+    result = { ...result, imagesPerSec: { b1, b64 }, speedup: { b1: b1.pruned / b1.plain, b64: b64.pruned / b64.plain }, measuredAt: new Date().toISOString() };
+  }
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   results.push(result);
   console.log(JSON.stringify(result));

@@ -13,7 +13,7 @@ import { imageReport, macsRatio } from '../agent/report.js';
 import { renderTokenMaps } from '../agent/viz.js';
 import { type Dataset, subset } from '../data/dataset.js';
 import { batches } from '../data/loader.js';
-import { compile } from '../graph/runtime.js';
+import { compile, type SessionOptions } from '../graph/runtime.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { encodePng } from '../io/png.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -62,6 +62,8 @@ export interface FinetuneSpec {
   readonly seed: number;
   readonly train: Dataset;
   readonly val?: Dataset;
+  /** ORT session options for training and validation (e.g. `{ intraOpThreads: 1 }` for parallel shards). */
+  readonly session?: SessionOptions;
 }
 
 /**
@@ -81,6 +83,7 @@ export async function finetune(
     val: s.val,
     recipe: s.recipe,
     onEvent,
+    ...(s.session ? { session: s.session } : {}),
     onBest: async (which, update, accuracy) => {
       if (which === 'pruned')
         await saveAptCheckpoint(join(s.out, 'best-pruned'), model, pruner, { ...info, step: update, metrics: { valPrunedAccuracy: accuracy } });
