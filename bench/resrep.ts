@@ -10,12 +10,18 @@
  * (the spec: "masking must finish long before the lr decays"), so the interval is derived from the
  * channel count the target needs (override with --interval).
  *
+ * Every training phase checkpoints each epoch under --out and resumes from there, and a finished
+ * phase is skipped, so the run survives interruptions. `--phase=base|resrep|same-budget|measure`
+ * runs one phase (default: all, in order): after `base`, `resrep` and `same-budget` are independent
+ * and can run side by side (one ORT thread each, the default); `measure` then converts (instant,
+ * from the finished ResRep checkpoint), evaluates and times on a quiet machine.
+ *
  * Full run (quiet machine, several hours at today's training speed):
  *   npm run bench -- resrep --base-epochs=4 --resrep-epochs=8 --target=0.5
  * Smoke run (minutes): npm run bench -- resrep --base-epochs=1 --resrep-epochs=2 --limit-per-class=30 --batch=32 --rounds=2
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { type CnnModel, cnnTrainable, create, forward } from '../src/cnn/api.js';
@@ -54,7 +60,9 @@ const o = {
   seed: num('seed', 0),
   base: arg('base', ''),
   out: arg('out', new URL('../runs/bench-resrep/', import.meta.url).pathname),
+  phase: arg('phase', 'all') as 'all' | 'base' | 'resrep' | 'same-budget' | 'measure',
 };
+if (!['all', 'base', 'resrep', 'same-budget', 'measure'].includes(o.phase)) throw new Error(`--phase must be all, base, resrep, same-budget or measure, got '${o.phase}'`);
 const log = (s: string) => console.error(`bench/resrep: ${s}`);
 const session = { intraOpThreads: o.threads };
 
@@ -126,70 +134,107 @@ function onnxChecker(path: string): string {
   return r.status === 0 ? `passed (onnx ${r.stdout.trim()})` : `FAILED: ${r.stderr.trim().split('\n').at(-1)}`;
 }
 
+/** Seconds each phase took, kept beside the checkpoints so a resumed or phased run still reports them. */
+function phaseSeconds(name: string, seconds?: number): number | undefined {
+  const file = join(o.out, 'seconds.json');
+  const all: Record<string, number> = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+  if (seconds === undefined) return all[name];
+  all[name] = round((all[name] ?? 0) + seconds, 0);
+  writeFileSync(file, `${JSON.stringify(all)}\n`);
+  return all[name];
+}
+
+const runs = (phase: typeof o.phase) => o.phase === 'all' || o.phase === phase;
+
 async function main() {
   mkdirSync(o.out, { recursive: true });
   const data = await fashionMnist({ limitPerClass: o.limitPerClass });
   log(`Fashion-MNIST ${data.train.n} train / ${data.test.n} test; ${JSON.stringify(o)}`);
   const started = performance.now();
+  const perEpoch = numBatches(data.train.n, o.batch, true);
 
-  // 1. base
-  let basePath = o.base;
-  if (!basePath) {
+  // 1. base (resumable; skipped when written or given)
+  const basePath = o.base || join(o.out, 'base');
+  if (!o.base && !existsSync(`${basePath}.json`)) {
+    if (!runs('base')) throw new Error(`phase '${o.phase}' needs the base: run --phase=base first (or pass --base)`);
+    const t0 = performance.now();
     const base = create('fmnist-resnet20', { seed: o.seed });
     const t = await cnnTrainable(base, { session });
     const r = await fitModel(t, resrepRecipe(o.baseEpochs, { batchSize: o.batch, lr: o.baseLr, seed: o.seed }), {
       train: data.train,
       evalSet: data.test,
+      out: join(o.out, 'base-train'),
+      checkpointEvery: perEpoch,
+      resume: true,
       onEvent: onFit('base'),
     });
-    basePath = join(o.out, 'base');
     await saveCheckpoint(basePath, { tensors: base.params, sidecar: { config: base.config as never, history: r.history, seed: o.seed } });
+    phaseSeconds('base', (performance.now() - t0) / 1000);
   }
-  const baseSeconds = (performance.now() - started) / 1000;
-  const baseModel = cnnFromCheckpoint(await loadCheckpoint(basePath));
-  const baseAcc = (await evaluate({ predict: (x) => forward(baseModel, x, session) }, data.test)).accuracy;
+  if (o.phase === 'base') return;
 
-  // 2. ResRep from the base
-  const perEpoch = numBatches(data.train.n, o.batch, true);
+  // 2. ResRep from the base (resumable: a finished run only converts again)
+  let rr: Awaited<ReturnType<typeof runResRep>> | undefined;
   const total = perEpoch * o.resrepEpochs;
   const warmup = Math.round(o.warmupEpochs * perEpoch);
   const interval = o.interval === 'auto' ? autoInterval(total, warmup) : Number(o.interval);
-  log(`ResRep: ${total} iterations, warm-up ${warmup}, interval ${interval}, granularity ${o.granularity}, λ ${o.lambda}`);
-  const t2 = performance.now();
-  const rr = await runResRep({
-    target: o.target,
-    epochs: o.resrepEpochs,
-    out: join(o.out, 'resrep'),
-    train: data.train,
-    test: data.test,
-    base: basePath,
-    batchSize: o.batch,
-    lr: o.lr,
-    lambda: o.lambda,
-    warmupEpochs: o.warmupEpochs,
-    interval,
-    granularity: o.granularity,
-    multipleOf: o.multipleOf,
-    seed: o.seed,
-    reportEvery: Math.max(1, Math.round(total / 10)),
-    session,
-    onEvent: (e) => {
-      if (e.kind === 'mask' && e.exhausted) log(`warning: iteration ${e.iteration}: target ${e.target} unreachable`);
-      if (e.kind === 'report')
-        log(`iteration ${e.iteration}: F/F0 masked ${e.maskedRatio.toFixed(3)} thresholded ${e.thresholdRatio.toFixed(3)} (target ${e.target})`);
-      else if (e.kind !== 'mask' && e.kind !== 'phase') onFit('resrep')(e);
-    },
-  });
-  const resrepSeconds = (performance.now() - t2) / 1000;
-  for (const line of formatConversionReport(rr.report)) log(line);
+  if (runs('resrep') || runs('measure')) {
+    log(`ResRep: ${total} iterations, warm-up ${warmup}, interval ${interval}, granularity ${o.granularity}, λ ${o.lambda}`);
+    const t0 = performance.now();
+    const resrepOut = join(o.out, 'resrep');
+    if (o.phase === 'measure' && !existsSync(join(resrepOut, 'pruned.json'))) throw new Error(`phase 'measure' needs a finished ResRep run in ${resrepOut}: run --phase=resrep first`);
+    const trained = existsSync(join(resrepOut, 'pruned.json'));
+    rr = await runResRep({
+      target: o.target,
+      epochs: o.resrepEpochs,
+      out: resrepOut,
+      train: data.train,
+      test: data.test,
+      base: basePath,
+      batchSize: o.batch,
+      lr: o.lr,
+      lambda: o.lambda,
+      warmupEpochs: o.warmupEpochs,
+      interval,
+      granularity: o.granularity,
+      multipleOf: o.multipleOf,
+      seed: o.seed,
+      reportEvery: Math.max(1, Math.round(total / 10)),
+      resume: true,
+      session,
+      onEvent: (e) => {
+        if (e.kind === 'mask' && e.exhausted) log(`warning: iteration ${e.iteration}: target ${e.target} unreachable`);
+        if (e.kind === 'report')
+          log(`iteration ${e.iteration}: F/F0 masked ${e.maskedRatio.toFixed(3)} thresholded ${e.thresholdRatio.toFixed(3)} (target ${e.target})`);
+        else if (e.kind === 'resume') log(`ResRep resumes at iteration ${e.step} (${e.path})`);
+        else if (e.kind !== 'mask' && e.kind !== 'phase') onFit('resrep')(e);
+      },
+    });
+    if (!trained) phaseSeconds('resrep', (performance.now() - t0) / 1000);
+    for (const line of formatConversionReport(rr.report)) log(line);
+  }
 
-  // 3. the same budget without pruning
-  const ft = cnnFromCheckpoint(await loadCheckpoint(basePath));
-  await fitModel(await cnnTrainable(ft, { session }), resrepRecipe(o.resrepEpochs, { batchSize: o.batch, lr: o.lr, seed: o.seed }), {
-    train: data.train,
-    evalSet: data.test,
-    onEvent: onFit('same-budget base'),
-  });
+  // 3. the same budget without pruning (resumable)
+  const ftPath = join(o.out, 'same-budget');
+  if (!existsSync(`${ftPath}.json`) && (runs('same-budget') || o.phase === 'measure')) {
+    if (o.phase === 'measure') throw new Error(`phase 'measure' needs the same-budget base in ${ftPath}: run --phase=same-budget first`);
+    const t0 = performance.now();
+    const ft = cnnFromCheckpoint(await loadCheckpoint(basePath));
+    await fitModel(await cnnTrainable(ft, { session }), resrepRecipe(o.resrepEpochs, { batchSize: o.batch, lr: o.lr, seed: o.seed }), {
+      train: data.train,
+      evalSet: data.test,
+      out: join(o.out, 'same-budget-train'),
+      checkpointEvery: perEpoch,
+      resume: true,
+      onEvent: onFit('same-budget base'),
+    });
+    await saveCheckpoint(ftPath, { tensors: ft.params, sidecar: { config: ft.config as never, seed: o.seed } });
+    phaseSeconds('sameBudget', (performance.now() - t0) / 1000);
+  }
+  if (!rr || !existsSync(`${ftPath}.json`)) return;
+  const baseModel = cnnFromCheckpoint(await loadCheckpoint(basePath));
+  const baseAcc = (await evaluate({ predict: (x) => forward(baseModel, x, session) }, data.test)).accuracy;
+  const ft = cnnFromCheckpoint(await loadCheckpoint(ftPath));
   const ftAcc = (await evaluate({ predict: (x) => forward(ft, x, session) }, data.test)).accuracy;
 
   // 4. MACs and latency, with rounded widths
@@ -210,7 +255,7 @@ async function main() {
     bench: 'resrep',
     settings: { ...o, interval },
     data: { train: data.train.n, test: data.test.n },
-    seconds: { base: round(baseSeconds, 0), resrep: round(resrepSeconds, 0), total: round((performance.now() - started) / 1000, 0) },
+    seconds: { base: phaseSeconds('base'), resrep: phaseSeconds('resrep'), sameBudget: phaseSeconds('sameBudget'), thisRun: round((performance.now() - started) / 1000, 0) },
     accuracy: {
       base: round(baseAcc, 4),
       sameBudgetBase: round(ftAcc, 4),
