@@ -16,10 +16,12 @@ import { batches } from '../data/loader.js';
 import { compile, type SessionOptions } from '../graph/runtime.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { encodePng } from '../io/png.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Rng } from '../tensor/rng.js';
+import { type Tensor, tensor } from '../tensor/tensor.js';
 import { type AptEvaluation, type AptEvent, type AptResult, apt, evaluateApt } from '../train/apt.js';
 import { type AptRecipe, aptFinetuneRecipe, aptPaperRecipe } from '../train/apt-recipe.js';
 import type { VitModel } from '../vit/api.js';
+import { numTokens } from '../vit/config.js';
 import { inferenceGraph } from '../vit/model.js';
 import type { Context } from './io.js';
 import type { Progress } from './progress.js';
@@ -139,10 +141,19 @@ export async function throughput(model: VitModel, pruner: TokenPruner, ds: Datas
     for (let i = 0; i < n; i++) await run();
     return (performance.now() - t) / 1000;
   };
+  // The random baseline reads its scores as inputs; drawn once here, outside the timed loops.
+  const rng = new Rng(0);
+  const scores = (batch: number): Record<string, Tensor> =>
+    pruner.config.strategy.kind !== 'random'
+      ? {}
+      : Object.fromEntries(
+          pruner.config.cutLayers.map((_, k) => [`random_score.${k}`, tensor(rng.fillUniform(new Float32Array(batch * numTokens(model.config))), [batch, numTokens(model.config)])]),
+        );
+  const [batchScores, singleScores] = [scores(b), scores(1)];
   const runPlain = () => plain.run({ images });
-  const runPruned = () => pruned.run({ images });
+  const runPruned = () => pruned.run({ images, ...batchScores });
   const runSingles = async () => {
-    for (const x of singles) await pruned.run({ images: x });
+    for (const x of singles) await pruned.run({ images: x, ...singleScores });
   };
   await time(runPlain, 2);
   await time(runPruned, 2);
