@@ -25,12 +25,17 @@ export interface AptArgs {
 
 const W = 'apt';
 
-/** `threshold`, `budget:0.7`, `evit:0.7`, `random:0.7` (keep rate per cut layer). */
+/** `threshold` (τ = 0.5), `threshold:0.6` (τ), `budget:0.7`, `evit:0.7`, `random:0.7` (keep rate per cut layer). */
 export function parseStrategy(s: string): StrategyInput {
   if (s === 'threshold') return 'threshold';
+  const t = /^threshold:(0(\.\d+)?)$/.exec(s);
+  if (t) return { kind: 'threshold', tau: Number(t[1]) };
   const m = /^(budget|evit|random):(0(\.\d+)?|1(\.0+)?)$/.exec(s);
   if (!m || !(Number(m[2]) > 0))
-    throw new UsageError(W, `--strategy must be threshold, budget:<rate>, evit:<rate> or random:<rate> with a keep rate in (0, 1], got '${s}'`);
+    throw new UsageError(
+      W,
+      `--strategy must be threshold, threshold:<τ in [0, 1)>, budget:<rate>, evit:<rate> or random:<rate> with a keep rate in (0, 1], got '${s}'`,
+    );
   return { kind: m[1] as 'budget' | 'evit' | 'random', keepRate: Number(m[2]) };
 }
 
@@ -59,7 +64,7 @@ export const aptCommand = defineCommand({
       .argument('<action>', APT_ACTIONS.join(' | '))
       .requiredOption('--checkpoint <path>', 'a ViT checkpoint (apt-prune train) or an APT checkpoint (apt train)')
       .option('--out <path>', 'train: run directory; export: .onnx file; viz: .png file')
-      .addOption(option('--strategy <s>', 'threshold (APT) | budget:<rate> | evit:<rate> | random:<rate>', 'threshold'))
+      .addOption(option('--strategy <s>', 'threshold[:τ] (APT, τ = 0.5) | budget:<rate> | evit:<rate> | random:<rate>', 'threshold'))
       .addOption(option('--recipe <name>', APT_RECIPES.join(' | '), 'fmnist-finetune'))
       .addOption(option('--updates <n>', 'optimizer updates (train)', '300'))
       .addOption(option('--seed <n>', 'seed of pruner init, data order and exploration', '0'))

@@ -1,0 +1,20 @@
+/** `apt-prune apt --strategy`: each spelling and the usage errors that name the bad value. */
+import { describe, expect, it } from 'vitest';
+import { parseStrategy } from '../../src/cli/commands/apt.js';
+import { UsageError } from '../../src/cli/errors.js';
+
+describe('apt --strategy', () => {
+  it('reads threshold with and without τ, and the keep-rate strategies', () => {
+    expect(parseStrategy('threshold')).toBe('threshold');
+    expect(parseStrategy('threshold:0.65')).toEqual({ kind: 'threshold', tau: 0.65 });
+    expect(parseStrategy('threshold:0')).toEqual({ kind: 'threshold', tau: 0 });
+    expect(parseStrategy('budget:0.7')).toEqual({ kind: 'budget', keepRate: 0.7 });
+    expect(parseStrategy('evit:1')).toEqual({ kind: 'evit', keepRate: 1 });
+    expect(parseStrategy('random:0.25')).toEqual({ kind: 'random', keepRate: 0.25 });
+  });
+
+  it.each(['threshold:1', 'threshold:1.5', 'threshold:x', 'budget:0', 'budget:1.2', 'evit', 'topk:0.5'])('refuses %s naming it', (bad) => {
+    expect(() => parseStrategy(bad)).toThrow(UsageError);
+    expect(() => parseStrategy(bad)).toThrow(`got '${bad}'`);
+  });
+});
