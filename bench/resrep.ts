@@ -62,7 +62,8 @@ const o = {
   out: arg('out', new URL('../runs/bench-resrep/', import.meta.url).pathname),
   phase: arg('phase', 'all') as 'all' | 'base' | 'resrep' | 'same-budget' | 'measure',
 };
-if (!['all', 'base', 'resrep', 'same-budget', 'measure'].includes(o.phase)) throw new Error(`--phase must be all, base, resrep, same-budget or measure, got '${o.phase}'`);
+if (!['all', 'base', 'resrep', 'same-budget', 'measure'].includes(o.phase))
+  throw new Error(`--phase must be all, base, resrep, same-budget or measure, got '${o.phase}'`);
 const log = (s: string) => console.error(`bench/resrep: ${s}`);
 const session = { intraOpThreads: o.threads };
 
@@ -182,7 +183,8 @@ async function main() {
     log(`ResRep: ${total} iterations, warm-up ${warmup}, interval ${interval}, granularity ${o.granularity}, λ ${o.lambda}`);
     const t0 = performance.now();
     const resrepOut = join(o.out, 'resrep');
-    if (o.phase === 'measure' && !existsSync(join(resrepOut, 'pruned.json'))) throw new Error(`phase 'measure' needs a finished ResRep run in ${resrepOut}: run --phase=resrep first`);
+    if (o.phase === 'measure' && !existsSync(join(resrepOut, 'pruned.json')))
+      throw new Error(`phase 'measure' needs a finished ResRep run in ${resrepOut}: run --phase=resrep first`);
     const trained = existsSync(join(resrepOut, 'pruned.json'));
     rr = await runResRep({
       target: o.target,
@@ -255,7 +257,12 @@ async function main() {
     bench: 'resrep',
     settings: { ...o, interval },
     data: { train: data.train.n, test: data.test.n },
-    seconds: { base: phaseSeconds('base'), resrep: phaseSeconds('resrep'), sameBudget: phaseSeconds('sameBudget'), thisRun: round((performance.now() - started) / 1000, 0) },
+    seconds: {
+      base: phaseSeconds('base'),
+      resrep: phaseSeconds('resrep'),
+      sameBudget: phaseSeconds('sameBudget'),
+      thisRun: round((performance.now() - started) / 1000, 0),
+    },
     accuracy: {
       base: round(baseAcc, 4),
       sameBudgetBase: round(ftAcc, 4),

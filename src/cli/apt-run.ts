@@ -147,7 +147,10 @@ export async function throughput(model: VitModel, pruner: TokenPruner, ds: Datas
     pruner.config.strategy.kind !== 'random'
       ? {}
       : Object.fromEntries(
-          pruner.config.cutLayers.map((_, k) => [`random_score.${k}`, tensor(rng.fillUniform(new Float32Array(batch * numTokens(model.config))), [batch, numTokens(model.config)])]),
+          pruner.config.cutLayers.map((_, k) => [
+            `random_score.${k}`,
+            tensor(rng.fillUniform(new Float32Array(batch * numTokens(model.config))), [batch, numTokens(model.config)]),
+          ]),
         );
   const [batchScores, singleScores] = [scores(b), scores(1)];
   const runPlain = () => plain.run({ images });
