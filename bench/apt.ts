@@ -9,6 +9,7 @@
  * Throughput pruned vs plain at B=1 and B=64 is measured interleaved (weights baked in).
  * Cells whose result exists under --out are skipped, so an interrupted run resumes.
  * `npm run bench -- apt --checkpoint=assets/fmnist-vit-t --updates=1200 [--only=threshold,budget@0.6]`
+ * `--schedules=35/20/8` adds budget and evit contenders with those keep counts (other MACs splits).
  * Two shards side by side: `--threads=1 --speed=0 --only=…` each (training only), then one run
  * without --only measures the throughput of every contender alone (`--remeasure=1` measures again).
  */
@@ -57,6 +58,13 @@ const contenders: { name: string; strategy: StrategyInput }[] = [
 for (const m of [0.6, 0.45]) {
   const keep = keepCounts(c, cuts.length, rateFor(m, true));
   for (const kind of ['budget', 'evit', 'random'] as const) contenders.push({ name: `${kind}@${m}`, strategy: { kind, keep } as StrategyInput });
+}
+// --schedules=35/20/8,30/22/12: explicit keep counts per cut layer (CLS included), as budget and evit.
+for (const sched of arg('schedules', '').split(',').filter(Boolean)) {
+  const keep = sched.split('/').map(Number);
+  if (keep.length !== cuts.length || keep.some((k) => !Number.isInteger(k)))
+    throw new Error(`--schedules: '${sched}' must be ${cuts.length} integers joined by '/' (one per cut layer ${cuts.join(', ')})`);
+  for (const kind of ['budget', 'evit'] as const) contenders.push({ name: `${kind}@${sched.replaceAll('/', '-')}`, strategy: { kind, keep } as StrategyInput });
 }
 
 const data = await fashionMnist({ validation: true, ...(limit ? { limitPerClass: Number(limit) } : {}) });
