@@ -5,7 +5,8 @@
  * 3. the same budget without pruning: the base trained --resrep-epochs more with the same recipe;
  * 4. test accuracy of both, MACs, and ORT latency (weights baked in) of the merged model vs the
  *    BN-folded base at B=1 and B=64, interleaved, beside what the MACs ratio predicts — plus the
- *    same for kept widths rounded up to multiples of 4 and 8; onnx.checker on the written file.
+ *    same for kept widths rounded up to multiples of 4 and 8; ORT's profile per kernel, summed by
+ *    what pruning did to it (explains a latency off the MACs ratio); onnx.checker on the written file.
  * The schedule is sized to the budget: masking should finish by --mask-by of the ResRep iterations
  * (the spec: "masking must finish long before the lr decays"), so the interval is derived from the
  * channel count the target needs (override with --interval).
@@ -23,7 +24,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { type CnnModel, cnnTrainable, create, forward } from '../src/cnn/api.js';
 import { fashionMnist } from '../src/data/index.js';
 import { numBatches } from '../src/data/loader.js';
@@ -32,12 +32,13 @@ import { cnnChannelAnalysis } from '../src/prune/deps.js';
 import { countMacs, macsFunction } from '../src/prune/macs.js';
 import { convertResRep, foldCnnBatchNorms } from '../src/prune/resrep/cnn.js';
 import { formatConversionReport } from '../src/prune/resrep/report.js';
-import { cnnFromCheckpoint, exportCnnOnnx, resrepRecipe, runResRep } from '../src/prune/resrep/run.js';
+import { cnnFromCheckpoint, resrepRecipe, runResRep } from '../src/prune/resrep/run.js';
 import { selectMask } from '../src/prune/resrep/schedule.js';
 import { Rng } from '../src/tensor/rng.js';
 import { type Tensor, tensor } from '../src/tensor/tensor.js';
 import { evaluate, type FitEvent, fit as fitModel } from '../src/train/fit.js';
-import { interleave, round, summary } from './lib/timing.js';
+import { latency, latencyBreakdown } from './lib/cnn-latency.js';
+import { round } from './lib/timing.js';
 
 const arg = (name: string, dflt: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt;
 const num = (name: string, dflt: number) => Number(arg(name, String(dflt)));
@@ -90,39 +91,6 @@ function onFit(label: string): (e: FitEvent) => void {
     if (e.kind === 'step' && e.step % 100 === 0)
       log(`${label} step ${e.step}/${e.totalSteps} loss ${e.loss.toFixed(3)} ${e.imagesPerSec.toFixed(0)} img/s ETA ${(e.etaSec / 60).toFixed(1)} min`);
   };
-}
-
-async function latency(models: Record<string, CnnModel>): Promise<Record<string, Record<string, number>>> {
-  const rng = new Rng(9);
-  const out: Record<string, Record<string, number>> = {};
-  const sessions = Object.fromEntries(
-    await Promise.all(
-      Object.entries(models).map(
-        async ([k, m]) => [k, await ort.InferenceSession.create(exportCnnOnnx(m), { intraOpNumThreads: o.threads, graphOptimizationLevel: 'all' })] as const,
-      ),
-    ),
-  );
-  for (const b of [1, 64]) {
-    const x = new ort.Tensor('float32', rng.fillNormal(new Float32Array(b * 784)), [b, 1, 28, 28]);
-    const contenders = Object.fromEntries(
-      Object.entries(sessions).map(([k, s]) => [
-        k,
-        async (n: number) => {
-          const ts: number[] = [];
-          for (let i = 0; i < n; i++) {
-            const t = performance.now();
-            await s.run({ images: x });
-            ts.push((performance.now() - t) / 1000);
-          }
-          return ts;
-        },
-      ]),
-    );
-    const t = await interleave(contenders, o.rounds, b === 1 ? 200 : 10);
-    out[`b${b}`] = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, summary(v).median * 1000]));
-  }
-  for (const s of Object.values(sessions)) await s.release();
-  return out;
 }
 
 function onnxChecker(path: string): string {
@@ -246,12 +214,13 @@ async function main() {
   const models: Record<string, CnnModel> = { base: { config: baseDeploy.config, params: f32(baseDeploy.params) }, pruned: rr.pruned };
   for (const m of [4, 8]) models[`pruned_x${m}`] = convertResRep(rr.rr, { multipleOf: m }).model;
   const macs = Object.fromEntries(Object.entries(models).map(([k, m]) => [k, countMacs(m).total]));
-  const lat = await latency(models);
+  const lat = await latency(models, { threads: o.threads, rounds: o.rounds });
   const vs = (b: string, k: string) => {
     const measured = (lat[b]?.[k] as number) / (lat[b]?.base as number);
     const predicted = (macs[k] as number) / (macs.base as number);
     return { measured: round(measured), predicted: round(predicted), deviation: round(measured / predicted - 1) };
   };
+  const breakdown = await latencyBreakdown(models, o.threads);
   const onnxPath = rr.files.onnx;
   const result = {
     bench: 'resrep',
@@ -284,6 +253,7 @@ async function main() {
         ),
       ]),
     ),
+    latencyBreakdown: breakdown,
     onnxChecker: onnxChecker(onnxPath),
     files: rr.files,
   };
