@@ -27,7 +27,7 @@ export interface NodeTime {
   readonly us: number;
   /** Multiply-accumulates at this batch for Conv (groups = 1) and Gemm; 0 for the rest. */
   readonly macs: number;
-  /** Weight shape for Conv/Gemm (logical, not blocked), else []. */
+  /** Weight shape `[out, in, …]` for Conv/Gemm (logical, not blocked), else []. */
   readonly weight: readonly number[];
 }
 
@@ -71,9 +71,11 @@ export async function nodeTimes(
         continue;
       }
       const op = e.args?.op_name ?? 'unknown';
-      const weight = op === 'Conv' || op === 'Gemm' ? shapeOf(e.args?.input_type_shape?.[1]) : [];
       const out = shapeOf(e.args?.output_type_shape?.[0]);
-      // Conv: every output element costs C_in·kh·kw; Gemm (transB, as exported): K per output.
+      const input = shapeOf(e.args?.input_type_shape?.[0]);
+      // Conv: every output element costs C_in·kh·kw. Gemm: ORT logs a prepacked weight without its
+      // shape, so the weight is read as [out features, in features] from the activations.
+      const weight = op === 'Conv' ? shapeOf(e.args?.input_type_shape?.[1]) : op === 'Gemm' ? [out.at(-1) ?? 0, input.at(-1) ?? 0] : [];
       const macs = op === 'Conv' ? (prod(out) * prod(weight)) / (weight[0] ?? 1) : op === 'Gemm' ? prod(out) * (weight[1] ?? 0) : 0;
       byNode.set(node, { node, op, us, macs, weight });
     }
