@@ -10,6 +10,8 @@
  * Cells whose result exists under --out are skipped, so an interrupted run resumes.
  * `npm run bench -- apt --checkpoint=assets/fmnist-vit-t --updates=1200 [--only=threshold,budget@0.6]`
  * `--schedules=35/20/8` adds budget and evit contenders with those keep counts (other MACs splits).
+ * `--distill=0.5[:T]` fine-tunes every contender with the opt-in distillation from the plain model
+ * (an extension; use its own --out).
  * Two shards side by side: `--threads=1 --speed=0 --only=…` each (training only), then one run
  * without --only measures the throughput of every contender alone (`--remeasure=1` measures again).
  */
@@ -19,6 +21,7 @@ import { loadAptCheckpoint } from '../src/agent/checkpoint.js';
 import { keepCounts, type StrategyInput } from '../src/agent/config.js';
 import { macsRatio } from '../src/agent/report.js';
 import { aptReport, finetune, recipeByName, throughput } from '../src/cli/apt-run.js';
+import { parseDistill } from '../src/cli/commands/apt.js';
 import { fashionMnist } from '../src/data/index.js';
 import { numTokens } from '../src/vit/config.js';
 
@@ -33,6 +36,8 @@ const threads = arg('threads', '') === '' ? undefined : Number(arg('threads', ''
 const session = threads === undefined ? undefined : { intraOpThreads: threads };
 const speed = arg('speed', '1') !== '0';
 const remeasure = arg('remeasure', '0') === '1';
+// --distill=0.5 or 0.5:2 (α[:T]): the opt-in distillation of stream 1 from the plain model, every contender.
+const distill = parseDistill(arg('distill', '') || undefined);
 mkdirSync(out, { recursive: true });
 
 const base = await loadAptCheckpoint(checkpoint);
@@ -78,7 +83,7 @@ for (const ct of contenders) {
   if (existsSync(file)) result = JSON.parse(readFileSync(file, 'utf8'));
   else {
     const started = performance.now();
-    const recipe = recipeByName('fmnist-finetune', updates, seed);
+    const recipe = { ...recipeByName('fmnist-finetune', updates, seed), ...(distill ? { distill } : {}) };
     const tuned = await finetune({ checkpoint, strategy: ct.strategy, recipe, out: dir, seed, train: data.train, val: data.val, session }, (e) => {
       if (e.kind === 'eval')
         console.error(
@@ -92,6 +97,7 @@ for (const ct of contenders) {
       name: ct.name,
       strategy: best.pruner.config.strategy,
       updates,
+      ...(distill ? { distill } : {}),
       bestUpdate: tuned.result.bestPruned.update,
       testPruned: r.prunedAccuracy,
       testNoPruning: r.plainAccuracy,

@@ -1,6 +1,7 @@
 import { Graph } from '../graph/builder.js';
-import { correctCount, softmaxCrossEntropy } from '../graph/nn.js';
+import { correctCount, distillationKL, softmaxCrossEntropy } from '../graph/nn.js';
 import type { Dim, Value } from '../graph/types.js';
+import type { DistillOptions } from '../train/apt-recipe.js';
 import { addGradients } from '../train/step.js';
 import type { VitConfig } from '../vit/config.js';
 import { classify, type ForwardHooks } from '../vit/model.js';
@@ -119,9 +120,10 @@ export function prunedInferenceGraph(c: VitConfig, p: PrunerConfig, mode: PruneM
  * `h.{k}` [B, N, D] and the pruner's `pdrop.{k}` [B, N] on it (for stream 2's exploration). Stream 1
  * (decisions at every cut, masked, accumulating): `loss` = mean CE, `correct`, `kept.{k}`, and the
  * gradient of `loss` for every ViT parameter only — the pruners' inputs are detached and their
- * decisions are comparisons, so no gradient reaches them.
+ * decisions are comparisons, so no gradient reaches them. With `distill` (an extension), `loss` =
+ * (1 − α)·CE + α·T²·KL(plain ‖ pruned), the plain logits detached.
  */
-export function aptTrainGraph(c: VitConfig, p: PrunerConfig): Graph {
+export function aptTrainGraph(c: VitConfig, p: PrunerConfig, distill?: DistillOptions): Graph {
   const g = new Graph(`${c.name}-apt-train`);
   const images = g.input('images', 'float32', ['B', c.inChans, c.imageSize, c.imageSize]);
   const labels = g.input('labels', 'int64', ['B']);
@@ -135,7 +137,8 @@ export function aptTrainGraph(c: VitConfig, p: PrunerConfig): Graph {
     g.output(`pdrop.${k}`, dropProbability(g, prunerLogits(g, scorers[k] as Params<ScorerKey>, h)));
   });
   const s1 = g.scope('pruned', () => prunedForward(g, vit, scorers, images, c, p, 'masked', randomInputs(g, c, p)));
-  const loss = softmaxCrossEntropy(g, s1.logits, labels);
+  const ce = softmaxCrossEntropy(g, s1.logits, labels);
+  const loss = distill ? g.Add(g.scale(ce, 1 - distill.alpha), g.scale(distillationKL(g, s1.logits, plain.logits, distill.temperature), distill.alpha)) : ce;
   g.output('correct', correctCount(g, s1.logits, labels));
   s1.keeps.forEach((k, i) => {
     g.output(`kept.${i}`, g.ReduceSum(k, [1], false));

@@ -2,7 +2,7 @@ export { type BackwardOptions, backward } from './backward.js';
 export { Graph, type GraphOptions, valueName } from './builder.js';
 export { type DecodedModel, type DecodeOptions, decode } from './decode.js';
 export { type EncodeOptions, encode, toModelProto } from './encode.js';
-export { type CrossEntropyOptions, correctCount, type GeluKind, gelu, layerNorm, linear, softmaxCrossEntropy } from './nn.js';
+export { type CrossEntropyOptions, correctCount, distillationKL, type GeluKind, gelu, layerNorm, linear, softmaxCrossEntropy } from './nn.js';
 export { ops } from './ops/index.js';
 export { printGraph } from './print.js';
 export { type CompileOptions, cachedSessionCount, compile, type ExecutionProvider, Session, type SessionOptions } from './runtime.js';

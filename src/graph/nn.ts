@@ -64,6 +64,23 @@ export function softmaxCrossEntropy(g: Graph, logits: Value, labels: Value, opts
   return (opts.reduction ?? 'mean') === 'mean' ? g.ReduceMean(perSample, [0], false) : perSample;
 }
 
+/**
+ * Knowledge distillation (Hinton et al.): T²·KL(softmax(teacher/T) ‖ softmax(student/T)), the mean
+ * over the batch, of logits [B, K] each. The teacher is detached (no gradient reaches it); T² keeps
+ * the gradient's scale comparable to a cross-entropy's as T grows. 0 when student == teacher.
+ */
+export function distillationKL(g: Graph, student: Value, teacher: Value, temperature = 1): Value {
+  const where = `distillationKL '${g.scopePath}'`;
+  if (student.shape.length !== 2 || teacher.shape.length !== 2 || student.shape[1] !== teacher.shape[1])
+    throw new ShapeError(where, `student and teacher logits must both be [B, K], got ${fmtDims(student.shape)} and ${fmtDims(teacher.shape)}`);
+  if (!(temperature > 0)) throw new ValueError(where, `temperature must be > 0, got ${temperature}`);
+  const t = g.StopGradient(teacher);
+  const logPt = g.LogSoftmax(g.scale(t, 1 / temperature), 1);
+  const logPs = g.LogSoftmax(g.scale(student, 1 / temperature), 1);
+  const kl = g.ReduceSum(g.Mul(g.Exp(logPt), g.Sub(logPt, logPs)), [1], false);
+  return g.scale(g.ReduceMean(kl, [0], false), temperature * temperature);
+}
+
 /** Top-1 correct count as a float scalar: Σ [argmax(logits) == label]. */
 export function correctCount(g: Graph, logits: Value, labels: Value): Value {
   const hit = g.Equal(g.ArgMax(logits, 1, false), labels);

@@ -21,6 +21,18 @@ export interface AptRecipe {
   /** Random crop + flip on the training images (APT's Fashion-MNIST setting: none). */
   readonly augment: boolean;
   readonly seed: number;
+  /**
+   * Extension, not in the source (absent = faithful): stream 1's loss becomes
+   * (1 − alpha)·CE(pruned, y) + alpha·T²·KL(plain ‖ pruned), the plain model of stream 0 (detached)
+   * teaching the pruned one.
+   */
+  readonly distill?: DistillOptions;
+}
+
+/** Distillation of the pruned forward from the plain one: weight alpha in (0, 1], temperature T > 0. */
+export interface DistillOptions {
+  readonly alpha: number;
+  readonly temperature: number;
 }
 
 /** The source's recipe: batch 72 as 3 × 24, SGD 3e-2 momentum 0.9, no decay, W 500, clip 1, eval every 500. */
@@ -76,4 +88,9 @@ export function checkAptRecipe(r: AptRecipe): void {
   if (!Number.isInteger(r.warmup) || r.warmup < 0 || r.warmup >= r.total)
     throw new ValueError(where, `recipe.warmup must be in [0, ${r.total}), got ${r.warmup}`);
   if (!(r.lr > 0) || !(r.maxGradNorm > 0)) throw new ValueError(where, `recipe.lr and recipe.maxGradNorm must be > 0, got ${r.lr} and ${r.maxGradNorm}`);
+  if (r.distill !== undefined) {
+    const { alpha, temperature } = r.distill;
+    if (!(alpha > 0 && alpha <= 1) || !(temperature > 0))
+      throw new ValueError(where, `recipe.distill needs alpha in (0, 1] and temperature > 0, got alpha ${alpha}, temperature ${temperature}`);
+  }
 }

@@ -138,7 +138,7 @@ export async function apt(o: AptOptions): Promise<AptResult> {
   const withAgent = pc.strategy.kind === 'threshold' || pc.strategy.kind === 'budget';
   const so = o.session ?? {};
   const key = JSON.stringify([c, pc, so]);
-  const graphA = await cached(`A${key}`, () => compile(aptTrainGraph(c, pc), so));
+  const graphA = await cached(`A${key}${JSON.stringify(recipe.distill ?? null)}`, () => compile(aptTrainGraph(c, pc, recipe.distill), so));
   const tails = withAgent ? await Promise.all(pc.cutLayers.map((l) => cached(`T${l}${key}`, () => compile(tailGraph(c, l), so)))) : [];
   const agent = withAgent ? await cached(`C${key}`, () => compile(agentLossGraph(c), so)) : null;
 

@@ -1,5 +1,5 @@
 export { type AptEvent, type AptOptions, type AptResult, apt, evaluateApt } from './apt.js';
-export { type AptRecipe, aptFinetuneRecipe, aptPaperRecipe, checkAptRecipe } from './apt-recipe.js';
+export { type AptRecipe, aptFinetuneRecipe, aptPaperRecipe, checkAptRecipe, type DistillOptions } from './apt-recipe.js';
 export { evaluate, type FitEvent, type FitOptions, type FitResult, fit, type OptimizerSpec, type Recipe, type Trainable, vitRecipe } from './fit.js';
 export { scoreLogits } from './metrics.js';
 export {

@@ -2,6 +2,7 @@ import { loadAptCheckpoint } from '../../agent/checkpoint.js';
 import type { StrategyInput } from '../../agent/config.js';
 import { validLines } from '../../agent/report.js';
 import { fashionMnist } from '../../data/index.js';
+import type { DistillOptions } from '../../train/apt-recipe.js';
 import { APT_RECIPES, type AptRecipeName, aptProgress, aptReport, finetune, recipeByName, spread, writeTokenMaps } from '../apt-run.js';
 import { defineCommand } from '../command.js';
 import { EXIT, UsageError } from '../errors.js';
@@ -21,6 +22,7 @@ export interface AptArgs {
   readonly seed: number;
   readonly images: number;
   readonly limitPerClass: number | undefined;
+  readonly distill: DistillOptions | undefined;
 }
 
 const W = 'apt';
@@ -39,6 +41,17 @@ export function parseStrategy(s: string): StrategyInput {
   return { kind: m[1] as 'budget' | 'evit' | 'random', keepRate: Number(m[2]) };
 }
 
+/** `--distill 0.5` (α, T = 1) or `--distill 0.5:2` (α:T): the opt-in distillation of stream 1 from the plain model. */
+export function parseDistill(s: string | undefined): DistillOptions | undefined {
+  if (s === undefined) return undefined;
+  const m = /^(\d*\.?\d+)(?::(\d*\.?\d+))?$/.exec(s);
+  const alpha = Number(m?.[1]);
+  const temperature = m?.[2] === undefined ? 1 : Number(m[2]);
+  if (!m || !(alpha > 0 && alpha <= 1) || !(temperature > 0))
+    throw new UsageError(W, `--distill must be <α in (0, 1]> or <α>:<T > 0>, e.g. 0.5 or 0.5:2, got '${s}'`);
+  return { alpha, temperature };
+}
+
 export function parseAptArgs(o: RawOptions, operands: readonly string[]): AptArgs {
   const action = choiceFlag(W, 'action', operands[0], APT_ACTIONS);
   const out = o['out'] === undefined ? undefined : stringFlag(W, '--out', o['out']);
@@ -53,6 +66,7 @@ export function parseAptArgs(o: RawOptions, operands: readonly string[]): AptArg
     seed: intFlag(W, '--seed', o['seed'], 0),
     images: intFlag(W, '--images', o['images']),
     limitPerClass: optionalInt(W, '--limit-per-class', o['limitPerClass']),
+    distill: parseDistill(o['distill'] === undefined ? undefined : stringFlag(W, '--distill', o['distill'])),
   };
 }
 
@@ -70,6 +84,7 @@ export const aptCommand = defineCommand({
       .addOption(option('--seed <n>', 'seed of pruner init, data order and exploration', '0'))
       .addOption(option('--images <n>', 'per-image reports (eval) or token maps (viz)', '8'))
       .option('--limit-per-class <k>', 'only the first k images of each class')
+      .option('--distill <α[:T]>', 'train, extension: stream 1 loss (1 − α)·CE + α·T²·KL(plain ‖ pruned) (default: off, as the source)')
       .addHelpText(
         'after',
         '\nExamples:\n  apt-prune apt train --checkpoint assets/fmnist-vit-t --out runs/apt --updates 600\n  apt-prune apt eval --checkpoint runs/apt/best-pruned\n  apt-prune apt export --checkpoint runs/apt/best-pruned --out fmnist-apt.onnx',
@@ -89,7 +104,7 @@ export const aptCommand = defineCommand({
       progress.phase('loading Fashion-MNIST');
       const data = await fashionMnist({ validation: true, limitPerClass: a.limitPerClass });
       if (a.action === 'train') {
-        const recipe = recipeByName(a.recipe, a.updates, a.seed);
+        const recipe = { ...recipeByName(a.recipe, a.updates, a.seed), ...(a.distill ? { distill: a.distill } : {}) };
         const r = await finetune(
           { checkpoint: a.checkpoint, strategy: a.strategy, recipe, out: a.out as string, seed: a.seed, train: data.train, val: data.val },
           aptProgress(ctx, progress),
