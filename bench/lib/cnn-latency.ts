@@ -65,7 +65,8 @@ function kindOf(base: NodeTime, pruned: NodeTime): Kind {
 /**
  * ORT's profile of `models.base` and `models.pruned` (same architecture, so their kernels pair up in
  * order after ORT's fusions), summed by {@link kindOf}: time and MACs ratios and the MAC rate of each
- * group, plus every kernel pair.
+ * group; the time ratio measured, and as it would be had every kernel kept its base MAC rate; every
+ * kernel pair.
  */
 export async function latencyBreakdown(models: Record<string, CnnModel>, threads: number): Promise<Record<string, unknown>> {
   const rng = new Rng(10);
@@ -103,6 +104,18 @@ export async function latencyBreakdown(models: Record<string, CnnModel>, threads
         },
       ]),
     );
+    // What the merged model would take if every kernel kept its base MAC rate (µs scaled by the
+    // kernel's MACs ratio; kernels without MACs as measured), as a fraction of the base's time.
+    const total = (xs: readonly NodeTime[]) => xs.reduce((a, n) => a + n.us, 0);
+    const atBaseRate = base.reduce((a, n, i) => {
+      const p = pruned[i] as NodeTime;
+      return a + (n.macs > 0 ? (n.us * p.macs) / n.macs : p.us);
+    }, 0);
+    out[`b${b}Ratios`] = {
+      measured: round(total(pruned) / total(base)),
+      ifEveryKernelKeptItsBaseRate: round(atBaseRate / total(base)),
+      macs: round(pruned.reduce((a, n) => a + n.macs, 0) / base.reduce((a, n) => a + n.macs, 0)),
+    };
     out[`b${b}Kernels`] = base.map((n, i) => {
       const p = pruned[i] as NodeTime;
       return { op: n.op, weight: `${n.weight.join('x')} → ${p.weight.join('x')}`, baseUs: round(n.us, 1), prunedUs: round(p.us, 1) };
