@@ -10,7 +10,7 @@
  * Cells whose result exists under --out are skipped, so an interrupted run resumes.
  * `npm run bench -- apt --checkpoint=assets/fmnist-vit-t --updates=1200 [--only=threshold,budget@0.6]`
  * `--schedules=35/20/8` adds budget and evit contenders with those keep counts (other MACs splits).
- * `--distill=0.5[:T]` fine-tunes every contender with the opt-in distillation from the plain model
+ * `--distill=0.5[:T[:live]]` fine-tunes every contender with the opt-in distillation from the plain model
  * (an extension; use its own --out).
  * Two shards side by side: `--threads=1 --speed=0 --only=…` each (training only), then one run
  * without --only measures the throughput of every contender alone (`--remeasure=1` measures again).
@@ -36,7 +36,7 @@ const threads = arg('threads', '') === '' ? undefined : Number(arg('threads', ''
 const session = threads === undefined ? undefined : { intraOpThreads: threads };
 const speed = arg('speed', '1') !== '0';
 const remeasure = arg('remeasure', '0') === '1';
-// --distill=0.5 or 0.5:2 (α[:T]): the opt-in distillation of stream 1 from the plain model, every contender.
+// --distill=0.5, 0.5:2 or 0.5:1:live (α[:T[:teacher]]): the opt-in distillation of stream 1, every contender.
 const distill = parseDistill(arg('distill', '') || undefined);
 mkdirSync(out, { recursive: true });
 

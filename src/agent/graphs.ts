@@ -121,7 +121,8 @@ export function prunedInferenceGraph(c: VitConfig, p: PrunerConfig, mode: PruneM
  * (decisions at every cut, masked, accumulating): `loss` = mean CE, `correct`, `kept.{k}`, and the
  * gradient of `loss` for every ViT parameter only — the pruners' inputs are detached and their
  * decisions are comparisons, so no gradient reaches them. With `distill` (an extension), `loss` =
- * (1 − α)·CE + α·T²·KL(plain ‖ pruned), the plain logits detached.
+ * (1 − α)·CE + α·T²·KL(teacher ‖ pruned), the teacher's logits detached: stream 0's plain logits
+ * (`teacher: 'live'`) or an input `logits.teacher` [B, K] (`'frozen'`, the default).
  */
 export function aptTrainGraph(c: VitConfig, p: PrunerConfig, distill?: DistillOptions): Graph {
   const g = new Graph(`${c.name}-apt-train`);
@@ -138,13 +139,23 @@ export function aptTrainGraph(c: VitConfig, p: PrunerConfig, distill?: DistillOp
   });
   const s1 = g.scope('pruned', () => prunedForward(g, vit, scorers, images, c, p, 'masked', randomInputs(g, c, p)));
   const ce = softmaxCrossEntropy(g, s1.logits, labels);
-  const loss = distill ? g.Add(g.scale(ce, 1 - distill.alpha), g.scale(distillationKL(g, s1.logits, plain.logits, distill.temperature), distill.alpha)) : ce;
+  const loss = distill
+    ? g.Add(
+        g.scale(ce, 1 - distill.alpha),
+        g.scale(distillationKL(g, s1.logits, teacherLogits(g, c, distill, plain.logits), distill.temperature), distill.alpha),
+      )
+    : ce;
   g.output('correct', correctCount(g, s1.logits, labels));
   s1.keeps.forEach((k, i) => {
     g.output(`kept.${i}`, g.ReduceSum(k, [1], false));
   });
   addGradients(g, loss, vit);
   return g;
+}
+
+/** The distillation teacher: stream 0's logits ('live') or the frozen model's, fed as `logits.teacher`. */
+function teacherLogits(g: Graph, c: VitConfig, d: DistillOptions, plain: Value): Value {
+  return (d.teacher ?? 'frozen') === 'live' ? plain : g.input('logits.teacher', 'float32', ['B', c.numClasses]);
 }
 
 /**

@@ -23,16 +23,21 @@ export interface AptRecipe {
   readonly seed: number;
   /**
    * Extension, not in the source (absent = faithful): stream 1's loss becomes
-   * (1 − alpha)·CE(pruned, y) + alpha·T²·KL(plain ‖ pruned), the plain model of stream 0 (detached)
-   * teaching the pruned one.
+   * (1 − alpha)·CE(pruned, y) + alpha·T²·KL(teacher ‖ pruned), a plain model teaching the pruned one.
    */
   readonly distill?: DistillOptions;
 }
 
-/** Distillation of the pruned forward from the plain one: weight alpha in (0, 1], temperature T > 0. */
+/**
+ * Distillation of the pruned forward from a plain one: weight alpha in (0, 1], temperature T > 0.
+ * `teacher`: 'frozen' (default) — the ViT as it was when training started, one more forward per
+ * micro-batch; 'live' — stream 0's plain logits of the ViT being trained (free, but the teacher
+ * drifts with the student).
+ */
 export interface DistillOptions {
   readonly alpha: number;
   readonly temperature: number;
+  readonly teacher?: 'frozen' | 'live';
 }
 
 /** The source's recipe: batch 72 as 3 × 24, SGD 3e-2 momentum 0.9, no decay, W 500, clip 1, eval every 500. */
@@ -89,8 +94,9 @@ export function checkAptRecipe(r: AptRecipe): void {
     throw new ValueError(where, `recipe.warmup must be in [0, ${r.total}), got ${r.warmup}`);
   if (!(r.lr > 0) || !(r.maxGradNorm > 0)) throw new ValueError(where, `recipe.lr and recipe.maxGradNorm must be > 0, got ${r.lr} and ${r.maxGradNorm}`);
   if (r.distill !== undefined) {
-    const { alpha, temperature } = r.distill;
+    const { alpha, temperature, teacher = 'frozen' } = r.distill;
     if (!(alpha > 0 && alpha <= 1) || !(temperature > 0))
       throw new ValueError(where, `recipe.distill needs alpha in (0, 1] and temperature > 0, got alpha ${alpha}, temperature ${temperature}`);
+    if (teacher !== 'frozen' && teacher !== 'live') throw new ValueError(where, `recipe.distill.teacher must be 'frozen' or 'live', got '${teacher}'`);
   }
 }

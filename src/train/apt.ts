@@ -142,6 +142,11 @@ export async function apt(o: AptOptions): Promise<AptResult> {
   const tails = withAgent ? await Promise.all(pc.cutLayers.map((l) => cached(`T${l}${key}`, () => compile(tailGraph(c, l), so)))) : [];
   const agent = withAgent ? await cached(`C${key}`, () => compile(agentLossGraph(c), so)) : null;
 
+  // Distillation's frozen teacher: the ViT as it is now, copied before any update.
+  const frozen =
+    recipe.distill && (recipe.distill.teacher ?? 'frozen') === 'frozen'
+      ? { config: c, params: Object.fromEntries(Object.entries(model.params).map(([k, t]) => [k, { ...t, data: t.data.slice() }])) }
+      : null;
   const micro = recipe.batch / recipe.accum;
   const n = numTokens(c);
   const store: ParamStore = new Map([...Object.entries(model.params), ...Object.entries(pruner.params)]);
@@ -190,7 +195,8 @@ export async function apt(o: AptOptions): Promise<AptResult> {
         pc.strategy.kind === 'random'
           ? Object.fromEntries(pc.cutLayers.map((_, k) => [`random_score.${k}`, tensor(randRng.fillUniform(new Float32Array(b * n)), [b, n])]))
           : {};
-      const a = await graphA.run({ ...model.params, ...pruner.params, ...random, images: batch.images, labels: batch.labels });
+      const teacher: Record<string, Tensor> = frozen ? { 'logits.teacher': await forward(frozen, batch.images, so) } : {};
+      const a = await graphA.run({ ...model.params, ...pruner.params, ...random, ...teacher, images: batch.images, labels: batch.labels });
       const loss1 = Number((a.loss as Tensor).data[0]);
       if (!Number.isFinite(loss1)) throw new NonFiniteLossError('train.apt', update + 1, loss1);
       for (const name of Object.keys(model.params)) add(name, a[gradName(name)] as Tensor);

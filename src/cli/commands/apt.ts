@@ -41,15 +41,18 @@ export function parseStrategy(s: string): StrategyInput {
   return { kind: m[1] as 'budget' | 'evit' | 'random', keepRate: Number(m[2]) };
 }
 
-/** `--distill 0.5` (α, T = 1) or `--distill 0.5:2` (α:T): the opt-in distillation of stream 1 from the plain model. */
+/**
+ * `--distill 0.5` (α; T = 1, frozen teacher), `0.5:2` (α:T) or `0.5:2:live` (α:T:teacher): the
+ * opt-in distillation of stream 1 from a plain model.
+ */
 export function parseDistill(s: string | undefined): DistillOptions | undefined {
   if (s === undefined) return undefined;
-  const m = /^(\d*\.?\d+)(?::(\d*\.?\d+))?$/.exec(s);
+  const m = /^(\d*\.?\d+)(?::(\d*\.?\d+)(?::(frozen|live))?)?$/.exec(s);
   const alpha = Number(m?.[1]);
   const temperature = m?.[2] === undefined ? 1 : Number(m[2]);
   if (!m || !(alpha > 0 && alpha <= 1) || !(temperature > 0))
-    throw new UsageError(W, `--distill must be <α in (0, 1]> or <α>:<T > 0>, e.g. 0.5 or 0.5:2, got '${s}'`);
-  return { alpha, temperature };
+    throw new UsageError(W, `--distill must be <α in (0, 1]>[:<T > 0>[:frozen|live]], e.g. 0.5, 0.5:2 or 0.5:1:live, got '${s}'`);
+  return { alpha, temperature, teacher: (m[3] as 'frozen' | 'live' | undefined) ?? 'frozen' };
 }
 
 export function parseAptArgs(o: RawOptions, operands: readonly string[]): AptArgs {
@@ -84,7 +87,10 @@ export const aptCommand = defineCommand({
       .addOption(option('--seed <n>', 'seed of pruner init, data order and exploration', '0'))
       .addOption(option('--images <n>', 'per-image reports (eval) or token maps (viz)', '8'))
       .option('--limit-per-class <k>', 'only the first k images of each class')
-      .option('--distill <α[:T]>', 'train, extension: stream 1 loss (1 − α)·CE + α·T²·KL(plain ‖ pruned) (default: off, as the source)')
+      .option(
+        '--distill <α[:T]>',
+        'train, extension: stream 1 loss (1 − α)·CE + α·T²·KL(teacher ‖ pruned), teacher frozen (the ViT as training starts, default) or live (default: off, as the source)',
+      )
       .addHelpText(
         'after',
         '\nExamples:\n  apt-prune apt train --checkpoint assets/fmnist-vit-t --out runs/apt --updates 600\n  apt-prune apt eval --checkpoint runs/apt/best-pruned\n  apt-prune apt export --checkpoint runs/apt/best-pruned --out fmnist-apt.onnx',
