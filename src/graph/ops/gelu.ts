@@ -6,23 +6,25 @@ const K = Math.sqrt(2 / Math.PI);
 const C = 0.044715;
 
 /**
- * d/dx of GELU from x alone (the forward's intermediates are not kept, so ORT can fuse the forward
- * into one Gelu/FastGelu kernel even in a training graph).
- * tanh form, with u = x·(k + k·c·x²), t = tanh u:  ½(1 + t)·(1 + x·(1 − t)·(k + 3k·c·x²))
+ * gy · d/dx GELU, from x and the forward's output y (kept anyway: the next Gemm's weight gradient
+ * reads it), so ORT can still fuse the forward into one Gelu/FastGelu kernel in a training graph.
+ * tanh form, with s = σ(2u) = ½(1 + tanh u), u = k·(x + c·x³), y = x·s:
+ *   GELU′ = ½(1 + t) + ½x(1 − t²)·u′ = s + 2·x·s·(1 − s)·u′ = s + (y − y·s)·2u′
+ * — 12 elementwise passes over the activation instead of 15 for the textbook form (these passes
+ * are a tenth of a transformer block's training step), and 1 − s does not cancel for large x.
  * erf form:  Φ(x) + x·φ(x) = ½(1 + erf(x/√2)) + x·e^(−x²/2)/√(2π)
  */
-function geluDerivative(g: Graph, x: Value, approximate: 'tanh' | 'none'): Value {
+function geluGrad(g: Graph, x: Value, y: Value, gy: Value, approximate: 'tanh' | 'none'): Value {
   const c = (v: number) => g.constLike(x, v);
   const x2 = g.Mul(x, x);
   if (approximate === 'tanh') {
-    const t = g.Tanh(g.Mul(x, g.Add(g.Mul(x2, c(K * C)), c(K))));
-    const slope = g.Add(g.Mul(x2, c(3 * K * C)), c(K));
-    const inner = g.Add(g.Mul(g.Mul(x, g.Sub(c(1), t)), slope), c(1));
-    return g.Mul(g.Add(g.Mul(t, c(0.5)), c(0.5)), inner);
+    const s = g.Sigmoid(g.Mul(x, g.Add(g.Mul(x2, c(2 * K * C)), c(2 * K))));
+    const twoSlope = g.Add(g.Mul(x2, c(6 * K * C)), c(2 * K));
+    return g.Mul(gy, g.Add(s, g.Mul(g.Sub(y, g.Mul(y, s)), twoSlope)));
   }
   const cdf = g.Add(g.Mul(g.Erf(g.Mul(x, c(Math.SQRT1_2))), c(0.5)), c(0.5));
   const pdf = g.Mul(g.Exp(g.Mul(x2, c(-0.5))), c(1 / Math.sqrt(2 * Math.PI)));
-  return g.Add(cdf, g.Mul(x, pdf));
+  return g.Mul(gy, g.Add(cdf, g.Mul(x, pdf)));
 }
 
 export const geluOps = {
@@ -56,6 +58,6 @@ export const geluOps = {
       ctx.node('Mul', [p, q], [y as string]);
     },
     decode: null, // no Gelu before opset 20: ONNX files carry the composite, which decodes op by op
-    vjp: (g, { inputs: [x], gys: [gy], attrs: { approximate } }) => [gy ? g.Mul(gy, geluDerivative(g, x as Value, approximate)) : null],
+    vjp: (g, { inputs: [x], outputs: [y], gys: [gy], attrs: { approximate } }) => [gy ? geluGrad(g, x as Value, y as Value, gy, approximate) : null],
   } satisfies OpRule<'Gelu'>,
 } satisfies Partial<OpTable>;
