@@ -2,23 +2,26 @@
  * bench/engine: forward and forward+backward of a pre-LN transformer block (B=64, 50 tokens,
  * dim 96 and 192) and of an MLP (784-300-100-10, B=256): ours in ORT vs PyTorch CPU in the same
  * run (interleaved), plus ORT MatMul GFLOP/s measured alongside as the practical ceiling.
- * Prints one JSON line per case and a summary line. `npm run bench -- engine [--rounds N]`.
+ * Prints one JSON line per case and a summary line. `npm run bench -- engine [--rounds N] [--profile]`.
+ * `--profile` adds, per case, ORT's kernel time summed by op type for the forward and the training
+ * graph, and how much of the backward is GEMM work (the part no graph rewrite can shrink).
  */
+import * as ort from 'onnxruntime-node';
 import { Graph } from '../src/graph/builder.js';
 import { linear, softmaxCrossEntropy } from '../src/graph/nn.js';
 import { compile, type Session } from '../src/graph/runtime.js';
 import type { Value } from '../src/graph/types.js';
 import { Rng } from '../src/tensor/rng.js';
-import { full, type Tensor, tensor } from '../src/tensor/tensor.js';
+import { type Tensor, tensor } from '../src/tensor/tensor.js';
 import { addGradients } from '../src/train/step.js';
-import { block } from '../src/vit/blocks.js';
-import type { VitConfig } from '../src/vit/config.js';
-import { type BlockKey, type Params, paramShapes } from '../src/vit/params.js';
+import { benchBlock } from './lib/block.js';
 import { matmulGflops } from './lib/matmul.js';
-import { interleave, round, summary } from './lib/timing.js';
+import { nodeTimes } from './lib/ort-profile.js';
+import { interleave, round, sessionRuns, summary } from './lib/timing.js';
 import { TorchWorker } from './lib/torch.js';
 
 const rounds = Number(process.argv.find((a) => a.startsWith('--rounds='))?.split('=')[1] ?? 5);
+const profile = process.argv.includes('--profile');
 const rng = new Rng(0);
 const rand = (dims: number[], std = 0.02): Tensor<'float32'> => tensor(rng.fillNormal(new Float32Array(dims.reduce((a, b) => a * b, 1)), 0, std), dims);
 
@@ -32,52 +35,55 @@ interface Case {
   feedsTrain: Record<string, Tensor>;
 }
 
-function blockConfig(dim: number): VitConfig {
+async function sessions(build: (train: boolean) => Graph): Promise<Pick<Case, 'fwd' | 'train'>> {
+  return { fwd: await compile(build(false)), train: await compile(build(true)) };
+}
+
+const GEMM_OPS = new Set(['Gemm', 'MatMul', 'FusedMatMul', 'FusedGemm']);
+
+/**
+ * ORT's own kernel times (2 threads, 20 profiled runs) of the case's forward and training graphs:
+ * ms per op type, and the backward's GEMM time over the forward's (≈ 2 by FLOPs, so the floor of
+ * bwd ÷ fwd if the GEMMs dominate).
+ */
+async function profileCase(c: Case) {
+  const byOp = async (s: Session, feeds: Record<string, Tensor>) => {
+    const ortFeeds = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor(t.type, t.data as Float32Array, [...t.dims])]));
+    const ms: Record<string, number> = {};
+    for (const n of await nodeTimes(s.bytes, ortFeeds, { runs: 20, threads: 2 })) ms[n.op] = (ms[n.op] ?? 0) + n.us / 1000;
+    return ms;
+  };
+  const fwd = await byOp(c.fwd, c.feedsFwd);
+  const train = await byOp(c.train, c.feedsTrain);
+  const sum = (ms: Record<string, number>, keep: (op: string) => boolean) => Object.entries(ms).reduce((a, [op, v]) => a + (keep(op) ? v : 0), 0);
+  const [gemmFwd, gemmTrain] = [sum(fwd, (op) => GEMM_OPS.has(op)), sum(train, (op) => GEMM_OPS.has(op))];
+  const [allFwd, allTrain] = [sum(fwd, () => true), sum(train, () => true)];
+  const rounded = (ms: Record<string, number>) =>
+    Object.fromEntries(
+      Object.entries(ms)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => [k, round(v, 3)]),
+    );
   return {
-    kind: 'vit',
-    name: `block-${dim}`,
-    imageSize: 28,
-    patchSize: 4,
-    inChans: 1,
-    numClasses: 10,
-    dim,
-    depth: 1,
-    heads: 3,
-    mlpRatio: 4,
-    qkvBias: true,
-    lnEps: 1e-6,
-    gelu: 'tanh',
+    kernelMsFwd: rounded(fwd),
+    kernelMsTrain: rounded(train),
+    gemmShareTrain: round(gemmTrain / allTrain, 2),
+    bwdGemmOverFwdGemm: round((gemmTrain - gemmFwd) / gemmFwd, 2),
+    bwdNonGemmOverFwd: round((allTrain - allFwd - (gemmTrain - gemmFwd)) / allFwd, 2),
   };
 }
 
 async function blockCase(dim: number, batch = 64, tokens = 50): Promise<Case> {
-  const c = blockConfig(dim);
-  const shapes = paramShapes(c).filter(([k]) => k.startsWith('blocks.0.'));
-  const build = (train: boolean) => {
-    const g = new Graph(`block${dim}-${train ? 'train' : 'fwd'}`);
-    const x = g.input('x', 'float32', ['B', tokens, dim]);
-    const p: Record<string, Value> = {};
-    for (const [k, dims] of shapes) p[k.slice('blocks.0.'.length)] = g.param(k, dims);
-    const { out } = block(g, p as Params<BlockKey>, x, c);
-    if (!train) g.output('y', out);
-    else {
-      const r = g.input('r', 'float32', ['B', tokens, dim]);
-      addGradients(g, g.ReduceSum(g.Mul(out, r), [], false), Object.fromEntries(shapes.map(([k]) => [k, p[k.slice(9)] as Value])));
-    }
-    return g;
-  };
-  const params = Object.fromEntries(shapes.map(([k, dims]) => [k, /norm\d\.weight$/.test(k) ? full(dims, 1, 'float32') : rand(dims)]));
-  const x = rand([batch, tokens, dim], 1);
+  const { build, feedsFwd, feedsTrain } = benchBlock(dim, batch, tokens, rng);
   const m = 4 * dim;
   const macs = tokens * dim * 3 * dim + 2 * tokens * tokens * dim + tokens * dim * dim + 2 * tokens * dim * m;
   return {
     name: `block-d${dim}`,
     torchCase: { kind: 'block', dim, heads: 3, batch, tokens, gelu: 'tanh' },
     flopsFwd: 2 * macs * batch,
-    fwd: await compile(build(false)),
-    train: await compile(build(true)),
-    feedsFwd: { ...params, x },
-    feedsTrain: { ...params, x, r: rand([batch, tokens, dim], 1) },
+    ...(await sessions(build)),
+    feedsFwd,
+    feedsTrain,
   };
 }
 
@@ -112,8 +118,7 @@ async function mlpCase(batch = 256): Promise<Case> {
     name: 'mlp-784-300-100-10',
     torchCase: { kind: 'mlp', dims, batch },
     flopsFwd: 2 * batch * (784 * 300 + 300 * 100 + 100 * 10),
-    fwd: await compile(build(false)),
-    train: await compile(build(true)),
+    ...(await sessions(build)),
     feedsFwd: { ...params, x },
     feedsTrain: { ...params, x, y },
   };
@@ -130,16 +135,10 @@ async function main() {
   const results = [];
   for (const c of cases) {
     if (torch) await torch.request({ cmd: 'setup', id: c.name, case: c.torchCase });
-    const time = (s: Session, feeds: Record<string, Tensor>) => async (n: number) => {
-      const out: number[] = [];
-      for (let i = 0; i < n; i++) {
-        const t = performance.now();
-        await s.run(feeds);
-        out.push((performance.now() - t) / 1000);
-      }
-      return out;
+    const contenders: Record<string, (n: number) => Promise<number[]>> = {
+      oursFwd: sessionRuns(c.fwd, c.feedsFwd),
+      oursTrain: sessionRuns(c.train, c.feedsTrain),
     };
-    const contenders: Record<string, (n: number) => Promise<number[]>> = { oursFwd: time(c.fwd, c.feedsFwd), oursTrain: time(c.train, c.feedsTrain) };
     if (torch) {
       contenders.torchFwd = (n) => torch.time(c.name, 'fwd', n);
       contenders.torchTrain = (n) => torch.time(c.name, 'fwdbwd', n);
@@ -155,6 +154,7 @@ async function main() {
       gflopsFwd: round(c.flopsFwd / (med.oursFwd as number) / 1e9, 1),
       gflopsTrain: round((3 * c.flopsFwd) / (med.oursTrain as number) / 1e9, 1),
       fractionOfMatmul: round(c.flopsFwd / (med.oursFwd as number) / 1e9 / ceiling.square, 2),
+      ...(profile ? { profile: await profileCase(c) } : {}),
     };
     results.push(r);
     console.log(JSON.stringify(r));

@@ -40,3 +40,16 @@ export function summary(seconds: readonly number[]): { median: number; min: numb
 }
 
 export const round = (x: number, d = 3): number => Number(x.toFixed(d));
+
+/** A contender for `interleave`: `n` timed runs of `s.run(feeds)`, in seconds. */
+export const sessionRuns =
+  <F>(s: { run(feeds: F): Promise<unknown> }, feeds: F) =>
+  async (n: number): Promise<number[]> => {
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      await s.run(feeds);
+      out.push((performance.now() - t) / 1000);
+    }
+    return out;
+  };

@@ -1,9 +1,10 @@
 import { DTypeError, fmtDims, GraphError, ShapeError } from '../tensor/errors.js';
-import type { Tensor } from '../tensor/tensor.js';
+import type { DType, Tensor } from '../tensor/tensor.js';
 import type { Graph } from './builder.js';
 import { attrToProto, IR_VERSION, type ModelProto, type NodeProto, OPSET, onnx, tensorToProto, valueInfo } from './onnx-proto.js';
 import { int64s } from './ops/helpers.js';
 import { ops } from './ops/index.js';
+import { fuseTransposedMatMuls } from './ort-fusion.js';
 import type { AttrValue, Dim, EmitCtx, Node, Value } from './types.js';
 
 export interface EncodeOptions {
@@ -54,6 +55,20 @@ export function liveSet(g: Graph): { nodes: Set<Node>; values: Set<Value> } {
  * value carrying that symbol.
  */
 export function toModelProto(g: Graph, opts: EncodeOptions = {}): ModelProto {
+  return buildModel(g, opts).model;
+}
+
+/**
+ * The bytes `compile` hands to ONNX Runtime: the model `encode` writes, with transposed MatMul
+ * operands folded into ORT's FusedMatMul (see ort-fusion.ts). ORT-only; never exported.
+ */
+export function encodeForOrt(g: Graph, opts: EncodeOptions = {}): Uint8Array {
+  const { model, types } = buildModel(g, opts);
+  fuseTransposedMatMuls(model, (name) => types.get(name));
+  return new Uint8Array(onnx.ModelProto.encode(model).finish());
+}
+
+function buildModel(g: Graph, opts: EncodeOptions): { model: ModelProto; types: Map<string, { dtype: DType; rank: number }> } {
   if (g.outputs.length === 0) throw new GraphError('encode', `graph '${g.name}' has no outputs`);
   const bake = opts.initializers ?? {};
   const { nodes: live, values: liveValues } = liveSet(g);
@@ -212,12 +227,15 @@ export function toModelProto(g: Graph, opts: EncodeOptions = {}): ModelProto {
     return valueInfo(o.name, o.value.dtype, o.value.shape);
   });
 
-  return onnx.ModelProto.create({
+  const model = onnx.ModelProto.create({
     irVersion: IR_VERSION,
     opsetImport: [{ domain: '', version: OPSET }],
     producerName: 'apt-prune',
     graph: onnx.GraphProto.create({ name: opts.name ?? g.name, node: protoNodes, input: inputs, output: outputs, initializer: initializers }),
   });
+  const types = new Map<string, { dtype: DType; rank: number }>();
+  for (const [v, name] of names) types.set(name, { dtype: v.dtype, rank: v.shape.length });
+  return { model, types };
 }
 
 /**

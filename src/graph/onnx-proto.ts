@@ -11,6 +11,8 @@ import type { AttrValue, Dim } from './types.js';
 export const { onnx } = onnxProto;
 export type ModelProto = InstanceType<typeof onnx.ModelProto>;
 export type NodeProto = InstanceType<typeof onnx.NodeProto>;
+/** A node as read back from a message (fields optional). */
+export type NodeLike = onnxProto.onnx.INodeProto;
 export type TensorProto = InstanceType<typeof onnx.TensorProto>;
 export type AttributeProto = InstanceType<typeof onnx.AttributeProto>;
 type ValueInfoProto = InstanceType<typeof onnx.ValueInfoProto>;

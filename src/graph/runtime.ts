@@ -3,7 +3,7 @@ import * as ort from 'onnxruntime-node';
 import { DTypeError, fmtDims, GraphError, ShapeError } from '../tensor/errors.js';
 import { allocate, numel, type Tensor } from '../tensor/tensor.js';
 import type { Graph } from './builder.js';
-import { type EncodeOptions, encode, liveSet } from './encode.js';
+import { type EncodeOptions, encode, encodeForOrt, liveSet } from './encode.js';
 import type { Dim, TypeInfo } from './types.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
@@ -19,6 +19,12 @@ export interface SessionOptions {
   readonly profilePrefix?: string;
   /** 'sequential' (default) runs one node at a time; 'parallel' also runs independent nodes concurrently. */
   readonly executionMode?: 'sequential' | 'parallel';
+  /**
+   * Fold transposed MatMul operands into ORT's FusedMatMul (float32 only; see ort-fusion.ts).
+   * Changes only the model ORT runs, never what `encode` exports. Off by default: on a transformer
+   * block training steps come out level and forwards 10–40% slower (docs/benchmarks.md, engine).
+   */
+  readonly fuseTransposes?: boolean;
 }
 
 export interface CompileOptions extends SessionOptions, EncodeOptions {}
@@ -78,7 +84,7 @@ export class Session implements Disposable {
 
   /** @internal */
   static async open(g: Graph, opts: CompileOptions): Promise<Session> {
-    const bytes = encode(g, opts);
+    const bytes = opts.fuseTransposes ? encodeForOrt(g, opts) : encode(g, opts);
     const so: SessionOptions = {
       intraOpThreads: opts.intraOpThreads,
       interOpThreads: opts.interOpThreads,
