@@ -14,7 +14,7 @@ import { Rng } from '../src/tensor/rng.js';
 import { type Tensor, tensor } from '../src/tensor/tensor.js';
 import * as sret from '../src/vit/sret/index.js';
 import { matmulGflops } from './lib/matmul.js';
-import { interleave, round, summary } from './lib/timing.js';
+import { interleave, round, sessionRuns, summary } from './lib/timing.js';
 import { TorchWorker } from './lib/torch.js';
 
 const arg = (name: string, dflt: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt;
@@ -25,15 +25,7 @@ const tmp = new URL('../runs/bench-sret/', import.meta.url).pathname;
 mkdirSync(tmp, { recursive: true });
 const root = new URL('..', import.meta.url).pathname;
 
-async function timeSession(s: Session, feeds: Record<string, Tensor>, n: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await s.run(feeds);
-    out.push((performance.now() - t) / 1000);
-  }
-  return out;
-}
+const timeSession = (s: Session, feeds: Record<string, Tensor>, n: number): Promise<number[]> => sessionRuns(s, feeds)(n);
 
 async function main() {
   const started = TorchWorker.start();

@@ -15,7 +15,7 @@ import { type Tensor, tensor } from '../src/tensor/tensor.js';
 import { GradStep } from '../src/train/step.js';
 import * as vit from '../src/vit/index.js';
 import { matmulGflops } from './lib/matmul.js';
-import { interleave, round, summary } from './lib/timing.js';
+import { interleave, round, sessionRuns, summary } from './lib/timing.js';
 import { TorchWorker } from './lib/torch.js';
 
 const arg = (name: string, dflt: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt;
@@ -29,15 +29,7 @@ function images(b: number, rng: Rng): Tensor<'float32'> {
   return tensor(rng.fillNormal(new Float32Array(b * 784)), [b, 1, 28, 28]);
 }
 
-async function timeOrt(s: ort.InferenceSession, feeds: Record<string, ort.Tensor>, n: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await s.run(feeds);
-    out.push((performance.now() - t) / 1000);
-  }
-  return out;
-}
+const timeOrt = (s: ort.InferenceSession, feeds: Record<string, ort.Tensor>, n: number): Promise<number[]> => sessionRuns(s, feeds)(n);
 
 async function timeSession(s: Session | GradStep, params: Record<string, Tensor>, feeds: Record<string, Tensor>, n: number): Promise<number[]> {
   const out: number[] = [];
