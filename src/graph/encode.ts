@@ -59,16 +59,17 @@ export function toModelProto(g: Graph, opts: EncodeOptions = {}): ModelProto {
 }
 
 /**
- * The bytes `compile` hands to ONNX Runtime: the model `encode` writes, with transposed MatMul
- * operands folded into ORT's FusedMatMul (see ort-fusion.ts). ORT-only; never exported.
+ * The bytes `compile(g, { fuseTransposes: true })` hands to ONNX Runtime: the model `encode` writes,
+ * with transposed MatMul operands folded into ORT's FusedMatMul (see ort-fusion.ts). ORT-only;
+ * never exported.
  */
 export function encodeForOrt(g: Graph, opts: EncodeOptions = {}): Uint8Array {
-  const { model, types } = buildModel(g, opts);
-  fuseTransposedMatMuls(model, (name) => types.get(name));
+  const { model, dtypes } = buildModel(g, opts);
+  fuseTransposedMatMuls(model, (name) => dtypes.get(name));
   return new Uint8Array(onnx.ModelProto.encode(model).finish());
 }
 
-function buildModel(g: Graph, opts: EncodeOptions): { model: ModelProto; types: Map<string, { dtype: DType; rank: number }> } {
+function buildModel(g: Graph, opts: EncodeOptions): { model: ModelProto; dtypes: Map<string, DType> } {
   if (g.outputs.length === 0) throw new GraphError('encode', `graph '${g.name}' has no outputs`);
   const bake = opts.initializers ?? {};
   const { nodes: live, values: liveValues } = liveSet(g);
@@ -233,9 +234,9 @@ function buildModel(g: Graph, opts: EncodeOptions): { model: ModelProto; types: 
     producerName: 'apt-prune',
     graph: onnx.GraphProto.create({ name: opts.name ?? g.name, node: protoNodes, input: inputs, output: outputs, initializer: initializers }),
   });
-  const types = new Map<string, { dtype: DType; rank: number }>();
-  for (const [v, name] of names) types.set(name, { dtype: v.dtype, rank: v.shape.length });
-  return { model, types };
+  const dtypes = new Map<string, DType>();
+  for (const [v, name] of names) dtypes.set(name, v.dtype);
+  return { model, dtypes };
 }
 
 /**

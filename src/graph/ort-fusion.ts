@@ -25,26 +25,22 @@ function swapsLastTwo(perm: readonly number[]): boolean {
 
 const permOf = (n: NodeLike): number[] => (n.attribute?.find((a) => a.name === 'perm')?.ints ?? []).map(Number);
 
-/** What the rewrite needs to know of a value: its dtype and rank (undefined for unknown names). */
-export type ValueTypeOf = (name: string) => { readonly dtype: string; readonly rank: number } | undefined;
-
 /**
- * Rewrites, in place, for float32 MatMuls whose operands are at least 2-D (ORT's CPU FusedMatMul has
- * no float64 kernel, and a 1-D operand has no last two axes):
+ * Rewrites, in place, for float32 MatMuls (ORT's CPU FusedMatMul has no float64 kernel; the op
+ * table's MatMul already requires operands of rank ≥ 2, so both have last two axes to swap):
  *   MatMul(Tᵏ(a), Tʲ(b))            → FusedMatMul(a, b, transA = k odd, transB = j odd)
  *   T(MatMul or FusedMatMul(a, b))  → FusedMatMul(b, a, transA = ¬transB, transB = ¬transA)
  *                                      when the transpose is the product's only reader,
  * where T swaps the last two axes; (AB)ᵀ = BᵀAᵀ is how a VJP's transposed gradient disappears.
  * Transposes nothing reads any more are dropped. Returns how many nodes were rewritten.
  */
-export function fuseTransposedMatMuls(model: ModelProto, typeOf: ValueTypeOf): number {
+export function fuseTransposedMatMuls(model: ModelProto, dtypeOf: (name: string) => string | undefined): number {
   const graph = model.graph;
   if (!graph?.node) return 0;
   const producer = new Map<string, NodeLike>();
   for (const n of graph.node) for (const o of n.output ?? []) producer.set(o, n);
   const isSwap = (n: NodeLike | undefined): n is NodeLike => n?.opType === 'Transpose' && !n.domain && swapsLastTwo(permOf(n));
-  const fusable = (n: NodeLike) =>
-    n.opType === 'MatMul' && !n.domain && typeOf(n.output?.[0] ?? '')?.dtype === 'float32' && (n.input ?? []).every((i) => (typeOf(i)?.rank ?? 0) >= 2);
+  const fusable = (n: NodeLike) => n.opType === 'MatMul' && !n.domain && dtypeOf(n.output?.[0] ?? '') === 'float32';
   const flagsOf = (n: NodeLike) => ['transA', 'transB'].map((k) => Number(n.attribute?.find((a) => a.name === k)?.i ?? 0) === 1);
   const setFused = (n: NodeLike, [a, b]: string[], [ta, tb]: boolean[], alpha: number) => {
     n.opType = 'FusedMatMul';
