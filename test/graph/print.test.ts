@@ -67,11 +67,11 @@ describe('printGraph', () => {
         %24:f32[3] = Reshape{shape=[3]} %23
         %25:f32[3,4] = Transpose{perm=[1,0]} %3
         %26:f32[B,4] = MatMul %20 %25
-        %27:f32[4,B] = Transpose{perm=[1,0]} %x
-        %28:f32[4,3] = MatMul %27 %20
-        %29:f32[3,4] = Transpose{perm=[1,0]} %28
+        %27:f32[3,B] = Transpose{perm=[1,0]} %20
+        %28:f32[3,4] = MatMul %27 %x
+        %29:f32[4,3] = Transpose{perm=[1,0]} %28
         output loss = %8
-        output grad.head.weight = %29
+        output grad.head.weight = %28
         output grad.head.bias = %24"
     `);
   });

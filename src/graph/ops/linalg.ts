@@ -1,6 +1,6 @@
 import { fmtDims } from '../../tensor/errors.js';
 import type { Graph } from '../builder.js';
-import { broadcastShapes, dimsAgree, FLOATS, fail, requireDType, sameDType } from '../shape.js';
+import { broadcastShapes, dimsAgree, FLOATS, fail, requireDType, sameDType, shapesEqual } from '../shape.js';
 import type { Dim, OpRule, OpTable, TypeInfo, Value } from '../types.js';
 import { bad, float, int, readFloat, readInt, simpleEmit } from './helpers.js';
 
@@ -10,6 +10,15 @@ function transposeLast(g: Graph, x: Value): Value {
   const perm = Array.from({ length: r }, (_, i) => i);
   [perm[r - 2], perm[r - 1]] = [r - 1, r - 2];
   return g.Transpose(x, perm);
+}
+
+/** `x` itself when `v` = Transpose(x) swapping the last two axes (as attention's kᵀ is), else undefined. */
+export function swappedFrom(v: Value): Value | undefined {
+  const src = v.source;
+  if (src.kind !== 'node' || src.node.op !== 'Transpose') return undefined;
+  const { perm } = src.node.attrs as { perm: readonly number[] };
+  const r = perm.length;
+  return r >= 2 && perm.every((p, i) => p === (i === r - 2 ? r - 1 : i === r - 1 ? r - 2 : i)) ? src.node.inputs[0] : undefined;
 }
 
 /**
@@ -41,8 +50,20 @@ export const linalgOps = {
     vjp: (g, { inputs: [a, b], gys: [gy] }) => {
       if (!gy) return [null, null];
       const [va, vb] = [a as Value, b as Value];
-      const da = g.sumTo(g.MatMul(gy, transposeLast(g, vb)), va.shape);
-      const db = vb.shape.length === 2 && va.shape.length > 2 ? flatWeightGrad(g, va, gy) : g.sumTo(g.MatMul(transposeLast(g, va), gy), vb.shape);
+      // An operand that is itself a transposed value (q·kᵀ) gets its gradient as (gyᵀ·a)ᵀ rather than
+      // aᵀ·gy: the Transpose's own VJP then cancels the outer transpose (see shapeOps.Transpose), so
+      // the transposed operand's source gets gyᵀ·a directly — one GEMM, no layout copies.
+      const unbatched = (v: Value) => shapesEqual(v.shape.slice(0, -2), gy.shape.slice(0, -2));
+      const da =
+        swappedFrom(va) && unbatched(va)
+          ? transposeLast(g, g.MatMul(vb, transposeLast(g, gy)))
+          : g.sumTo(g.MatMul(gy, transposeLast(g, vb)), va.shape);
+      const db =
+        vb.shape.length === 2 && va.shape.length > 2
+          ? flatWeightGrad(g, va, gy)
+          : swappedFrom(vb) && unbatched(vb)
+            ? transposeLast(g, g.MatMul(transposeLast(g, gy), va))
+            : g.sumTo(g.MatMul(transposeLast(g, va), gy), vb.shape);
       return [da, db];
     },
   } satisfies OpRule<'MatMul'>,

@@ -57,6 +57,11 @@ export const shapeOps = {
       perm.forEach((p, i) => {
         inv[p] = i;
       });
+      // gy = Transpose(s, perm) (MatMul's VJP makes these): transposing back is s itself.
+      const src = gy.source;
+      if (src.kind === 'node' && src.node.op === 'Transpose' && (src.node.attrs as { perm: readonly number[] }).perm.every((p, i) => p === perm[i])) {
+        return [src.node.inputs[0] as Value];
+      }
       return [g.Transpose(gy, inv)];
     },
   } satisfies OpRule<'Transpose'>,
