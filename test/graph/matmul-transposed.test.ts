@@ -51,8 +51,15 @@ describe('MatMul VJP with a transposed operand', () => {
     const grads = backward(g, loss, [a, b, c, d]) as Value[];
     // The transposed operands' sources get a MatMul straight from the product rule, no Transpose after it.
     for (const gv of [grads[1], grads[2]]) expect(gv?.source.kind === 'node' && gv.source.node.op).toBe('MatMul');
-    grads.forEach((gv, i) => g.output(`g${i}`, gv));
-    const feeds: Record<string, Tensor> = { a: f64([2, 3, m, k]), b: f64([2, 3, p, k]), c: f64([2, 3, k, m]), d: f64([2, 3, k, p]), r: f64([2, 3, m, p]), s: f64([2, 3, m, p]) };
+    for (const [i, gv] of grads.entries()) g.output(`g${i}`, gv);
+    const feeds: Record<string, Tensor> = {
+      a: f64([2, 3, m, k]),
+      b: f64([2, 3, p, k]),
+      c: f64([2, 3, k, m]),
+      d: f64([2, 3, k, p]),
+      r: f64([2, 3, m, p]),
+      s: f64([2, 3, m, p]),
+    };
     const h = Object.fromEntries(Object.entries(feeds).map(([key, t]) => [key, toNumbers(t)])) as Record<string, number[]>;
     using session = await compile(g, SESSION);
     const out = await session.run(feeds);
@@ -62,7 +69,7 @@ describe('MatMul VJP with a transposed operand', () => {
       bmm(h.d as number[], h.s as number[], n, k, p, m, false, true), // dC = D·Sᵀ
       bmm(h.c as number[], h.s as number[], n, k, m, p), // dD = C·S
     ];
-    want.forEach((w, i) => expectAllclose(toNumbers(out[`g${i}`] as Tensor), w, { rtol: 1e-12, atol: 1e-12, what: `g${i}` }));
+    for (const [i, w] of want.entries()) expectAllclose(toNumbers(out[`g${i}`] as Tensor), w, { rtol: 1e-12, atol: 1e-12, what: `g${i}` });
   });
 
   it('keeps the general rule when the transposed operand broadcasts over the batch', async () => {

@@ -55,9 +55,7 @@ export const linalgOps = {
       // the transposed operand's source gets gyᵀ·a directly — one GEMM, no layout copies.
       const unbatched = (v: Value) => shapesEqual(v.shape.slice(0, -2), gy.shape.slice(0, -2));
       const da =
-        swappedFrom(va) && unbatched(va)
-          ? transposeLast(g, g.MatMul(vb, transposeLast(g, gy)))
-          : g.sumTo(g.MatMul(gy, transposeLast(g, vb)), va.shape);
+        swappedFrom(va) && unbatched(va) ? transposeLast(g, g.MatMul(vb, transposeLast(g, gy))) : g.sumTo(g.MatMul(gy, transposeLast(g, vb)), va.shape);
       const db =
         vb.shape.length === 2 && va.shape.length > 2
           ? flatWeightGrad(g, va, gy)
