@@ -132,6 +132,19 @@ describe('session cache', () => {
     await expect(c.run({ x: f32([1, 3]), w: W, b: Bias })).rejects.toThrow(new GraphError('Session.run', 'session was disposed'));
   });
 
+  it('thread options (default cores, spinWait on/off) are separate sessions with the same results', async () => {
+    const base = cachedSessionCount();
+    const variants = [{}, { spinWait: true }, { intraOpThreads: 2, spinWait: false }] as const;
+    const block = transformerBlock();
+    const sessions = await Promise.all(variants.map((o) => compile(block.graph, o)));
+    expect(cachedSessionCount()).toBe(base + 3);
+    const feeds = { ...block.params, ...block.feeds(4) };
+    const outs = await Promise.all(sessions.map((s) => s.run(feeds)));
+    for (const o of outs.slice(1)) for (const k of Object.keys(outs[0] ?? {})) expectAllclose(o[k]?.data as Float32Array, outs[0]?.[k]?.data as Float32Array, { rtol: 1e-5, atol: 1e-6 });
+    for (const s of sessions) s.dispose();
+    expect(cachedSessionCount()).toBe(base);
+  });
+
   it('Symbol.dispose releases the session at the end of a `using` block', async () => {
     const base = cachedSessionCount();
     {
