@@ -140,7 +140,8 @@ describe('session cache', () => {
     expect(cachedSessionCount()).toBe(base + 3);
     const feeds = { ...block.params, ...block.feeds(4) };
     const outs = await Promise.all(sessions.map((s) => s.run(feeds)));
-    for (const o of outs.slice(1)) for (const k of Object.keys(outs[0] ?? {})) expectAllclose(o[k]?.data as Float32Array, outs[0]?.[k]?.data as Float32Array, { rtol: 1e-5, atol: 1e-6 });
+    for (const o of outs.slice(1))
+      for (const k of Object.keys(outs[0] ?? {})) expectAllclose(o[k]?.data as Float32Array, outs[0]?.[k]?.data as Float32Array, { rtol: 1e-5, atol: 1e-6 });
     for (const s of sessions) s.dispose();
     expect(cachedSessionCount()).toBe(base);
   });
