@@ -4,7 +4,7 @@
  * plain and fused, forward and training step, interleaved. Prints one JSON line per dim (median ms).
  * `npm run bench -- engine-fusion [--rounds=5]`
  */
-import { compile } from '../src/graph/runtime.js';
+import { compile, trainingSession } from '../src/graph/runtime.js';
 import { Rng } from '../src/tensor/rng.js';
 import { benchBlock } from './lib/block.js';
 import { interleave, round, sessionRuns, summary } from './lib/timing.js';
@@ -17,10 +17,10 @@ for (const dim of [96, 192]) {
   const [fwd, train] = [build(false), build(true)];
   const t = await interleave(
     {
-      fwdPlain: sessionRuns(await compile(fwd), feedsFwd),
-      fwdFused: sessionRuns(await compile(fwd, { fuseTransposes: true }), feedsFwd),
-      trainPlain: sessionRuns(await compile(train), feedsTrain),
-      trainFused: sessionRuns(await compile(train, { fuseTransposes: true }), feedsTrain),
+      fwdPlain: sessionRuns(await compile(fwd, trainingSession()), feedsFwd),
+      fwdFused: sessionRuns(await compile(fwd, trainingSession({ fuseTransposes: true })), feedsFwd),
+      trainPlain: sessionRuns(await compile(train, trainingSession()), feedsTrain),
+      trainFused: sessionRuns(await compile(train, trainingSession({ fuseTransposes: true })), feedsTrain),
     },
     rounds,
     10,

@@ -9,7 +9,7 @@
 import * as ort from 'onnxruntime-node';
 import { Graph } from '../src/graph/builder.js';
 import { linear, softmaxCrossEntropy } from '../src/graph/nn.js';
-import { compile, type Session } from '../src/graph/runtime.js';
+import { compile, type Session, trainingSession } from '../src/graph/runtime.js';
 import type { Value } from '../src/graph/types.js';
 import { Rng } from '../src/tensor/rng.js';
 import { type Tensor, tensor } from '../src/tensor/tensor.js';
@@ -36,8 +36,11 @@ interface Case {
 }
 
 async function sessions(build: (train: boolean) => Graph): Promise<Pick<Case, 'fwd' | 'train'>> {
-  return { fwd: await compile(build(false)), train: await compile(build(true)) };
+  return { fwd: await compile(build(false), SESSION), train: await compile(build(true), SESSION) };
 }
+
+// Every core and no spin-waiting (what training steps use); PyTorch runs at the same thread count.
+const SESSION = trainingSession();
 
 const GEMM_OPS = new Set(['Gemm', 'MatMul', 'FusedMatMul', 'FusedGemm']);
 
@@ -129,7 +132,7 @@ async function main() {
   const torch = 'worker' in started ? started.worker : null;
   const info = torch ? await torch.info(2) : null;
   if (!torch) console.error(`bench/engine: PyTorch column skipped: ${(started as { reason: string }).reason}`);
-  const ceiling = await matmulGflops();
+  const ceiling = await matmulGflops(SESSION);
   console.log(JSON.stringify({ bench: 'engine', torch: info, ortMatmulGflops: ceiling }));
   const cases = [await blockCase(96), await blockCase(192), await mlpCase()];
   const results = [];

@@ -5,7 +5,7 @@ export { type EncodeOptions, encode, toModelProto } from './encode.js';
 export { type CrossEntropyOptions, correctCount, distillationKL, type GeluKind, gelu, layerNorm, linear, softmaxCrossEntropy } from './nn.js';
 export { ops } from './ops/index.js';
 export { printGraph } from './print.js';
-export { type CompileOptions, cachedSessionCount, compile, type ExecutionProvider, Session, type SessionOptions } from './runtime.js';
+export { type CompileOptions, cachedSessionCount, compile, type ExecutionProvider, Session, type SessionOptions, trainingSession } from './runtime.js';
 export { broadcastShapes } from './shape.js';
 export type { Dim, Node, OpAttrs, OpName, OpRule, OpTable, TypeInfo, Value } from './types.js';
 export { noGrad } from './types.js';

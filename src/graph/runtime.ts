@@ -11,8 +11,8 @@ export type ExecutionProvider = 'cpu' | 'cuda';
 
 export interface SessionOptions {
   /**
-   * Threads inside an op (default: every core Node reports, `os.availableParallelism()`). Tests use 1
-   * for determinism; batch-1 latency is often lower with 1 as well.
+   * Threads inside an op (default: ORT's choice, one thread on this 2-core VM; training steps ask
+   * for every core, see `trainingSession`). Tests use 1 for determinism.
    */
   readonly intraOpThreads?: number;
   readonly interOpThreads?: number;
@@ -24,10 +24,9 @@ export interface SessionOptions {
   /** 'sequential' (default) runs one node at a time; 'parallel' also runs independent nodes concurrently. */
   readonly executionMode?: 'sequential' | 'parallel';
   /**
-   * Let idle intra-op threads spin-wait for the next op (default false; ORT's own default is true).
-   * Spinning threads of a session that just finished compete for the cores with the next session's:
-   * an APT training step runs several sessions in turn and went from 194 to 140 img/s with it on
-   * (2 threads, docs/engine.md). A single session run in a tight loop gains at most a few percent.
+   * Let idle intra-op threads spin-wait for the next op (default: ORT's, true). Spinning threads of
+   * a session that just finished take the cores from the next session's, so steps that run several
+   * sessions in turn want it off (docs/engine.md, Sessions).
    */
   readonly spinWait?: boolean;
   /**
@@ -39,6 +38,16 @@ export interface SessionOptions {
 }
 
 export interface CompileOptions extends SessionOptions, EncodeOptions {}
+
+/**
+ * Session options for training steps: every core (`os.availableParallelism()`) and no spin-waiting,
+ * under whatever `opts` sets. Measured on this 2-core VM (docs/engine.md, Sessions): APT training
+ * 171 → 194 img/s, a transformer block's step 26–31 → 20–22 ms; batch-1 inference is the opposite
+ * case (one thread fastest), which is why plain `compile` keeps ORT's defaults.
+ */
+export function trainingSession(opts: SessionOptions = {}): SessionOptions {
+  return { intraOpThreads: availableParallelism(), spinWait: false, ...opts };
+}
 
 interface Entry {
   readonly session: Promise<ort.InferenceSession>;
@@ -55,11 +64,10 @@ async function createSession(bytes: Uint8Array, o: SessionOptions): Promise<ort.
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: o.optimization ?? 'all',
     executionMode: o.executionMode ?? 'sequential',
-    // ORT's own default (0: "physical cores") came out as one thread on a 2-core VM; ask for all.
-    intraOpNumThreads: o.intraOpThreads ?? availableParallelism(),
+    ...(o.intraOpThreads !== undefined ? { intraOpNumThreads: o.intraOpThreads } : {}),
     ...(o.interOpThreads !== undefined ? { interOpNumThreads: o.interOpThreads } : {}),
     ...(o.profilePrefix ? { enableProfiling: true, profileFilePrefix: o.profilePrefix } : {}),
-    extra: { session: { intra_op: { allow_spinning: o.spinWait ? '1' : '0' } } },
+    ...(o.spinWait !== undefined ? { extra: { session: { intra_op: { allow_spinning: o.spinWait ? '1' : '0' } } } } : {}),
   };
   const eps = o.executionProviders ?? ['cpu'];
   if (eps.some((e) => e !== 'cpu')) {

@@ -5,7 +5,7 @@ import { scorerFeeds } from '../agent/params.js';
 import type { TokenPruner } from '../agent/pruner.js';
 import { assertDataset, type Dataset } from '../data/dataset.js';
 import { batches } from '../data/loader.js';
-import { compile, promiseCache, type Session, type SessionOptions } from '../graph/runtime.js';
+import { compile, promiseCache, type Session, type SessionOptions, trainingSession } from '../graph/runtime.js';
 import { pruningReward, rewardLabels } from '../reward/pruning.js';
 import { NonFiniteLossError, ShapeError, ValueError } from '../tensor/errors.js';
 import { Rng } from '../tensor/rng.js';
@@ -136,7 +136,7 @@ export async function apt(o: AptOptions): Promise<AptResult> {
   const c = model.config;
   const pc = pruner.config;
   const withAgent = pc.strategy.kind === 'threshold' || pc.strategy.kind === 'budget';
-  const so = o.session ?? {};
+  const so = trainingSession(o.session);
   const key = JSON.stringify([c, pc, so]);
   const graphA = await cached(`A${key}${JSON.stringify(recipe.distill ?? null)}`, () => compile(aptTrainGraph(c, pc, recipe.distill), so));
   const tails = withAgent ? await Promise.all(pc.cutLayers.map((l) => cached(`T${l}${key}`, () => compile(tailGraph(c, l), so)))) : [];

@@ -1,6 +1,6 @@
 import { backward } from '../graph/backward.js';
 import type { Graph } from '../graph/builder.js';
-import { compile, type Session, type SessionOptions } from '../graph/runtime.js';
+import { compile, type Session, type SessionOptions, trainingSession } from '../graph/runtime.js';
 import type { Value } from '../graph/types.js';
 import { GraphError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -43,12 +43,15 @@ export class GradStep implements Disposable {
     readonly paramNames: readonly string[],
   ) {}
 
-  /** Compiles `g`, which must have outputs `loss` and `grad:<name>` for each of `paramNames` (see addGradients). */
+  /**
+   * Compiles `g`, which must have outputs `loss` and `grad:<name>` for each of `paramNames` (see
+   * addGradients). Session options default to `trainingSession()`: every core, no spin-waiting.
+   */
   static async compile(g: Graph, paramNames: readonly string[], opts: SessionOptions = {}): Promise<GradStep> {
     const outs = new Set(g.outputs.map((o) => o.name));
     const missing = ['loss', ...paramNames.map(gradName)].filter((n) => !outs.has(n));
     if (missing.length > 0) throw new GraphError('GradStep.compile', `graph '${g.name}' lacks outputs ${missing.join(', ')}`);
-    return new GradStep(await compile(g, opts), [...paramNames]);
+    return new GradStep(await compile(g, trainingSession(opts)), [...paramNames]);
   }
 
   async run(params: ParamStore | Readonly<Record<string, Tensor>>, feeds: Readonly<Record<string, Tensor>>): Promise<StepResult> {

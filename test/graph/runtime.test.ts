@@ -1,6 +1,7 @@
+import { availableParallelism } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Graph } from '../../src/graph/builder.js';
-import { cachedSessionCount, compile, type Session } from '../../src/graph/runtime.js';
+import { cachedSessionCount, compile, type Session, trainingSession } from '../../src/graph/runtime.js';
 import { DTypeError, GraphError, ShapeError } from '../../src/tensor/errors.js';
 import { type Tensor, tensor } from '../../src/tensor/tensor.js';
 import { expectAllclose } from '../helpers/allclose.js';
@@ -132,7 +133,12 @@ describe('session cache', () => {
     await expect(c.run({ x: f32([1, 3]), w: W, b: Bias })).rejects.toThrow(new GraphError('Session.run', 'session was disposed'));
   });
 
-  it('thread options (default cores, spinWait on/off) are separate sessions with the same results', async () => {
+  it('trainingSession asks for every core without spin-waiting; what the caller sets wins', () => {
+    expect(trainingSession()).toEqual({ intraOpThreads: availableParallelism(), spinWait: false });
+    expect(trainingSession({ intraOpThreads: 1, optimization: 'basic' })).toEqual({ intraOpThreads: 1, spinWait: false, optimization: 'basic' });
+  });
+
+  it('thread options (ORT defaults, spinning, 2 threads without) are separate sessions with the same results', async () => {
     const base = cachedSessionCount();
     const variants = [{}, { spinWait: true }, { intraOpThreads: 2, spinWait: false }] as const;
     const block = transformerBlock();
