@@ -1,6 +1,6 @@
 /** `apt-prune apt --strategy`: each spelling and the usage errors that name the bad value. */
 import { describe, expect, it } from 'vitest';
-import { parseStrategy } from '../../src/cli/commands/apt.js';
+import { parseAptArgs, parseStrategy } from '../../src/cli/commands/apt.js';
 import { UsageError } from '../../src/cli/errors.js';
 
 describe('apt --strategy', () => {
@@ -16,5 +16,18 @@ describe('apt --strategy', () => {
   it.each(['threshold:1', 'threshold:1.5', 'threshold:x', 'budget:0', 'budget:1.2', 'evit', 'topk:0.5'])('refuses %s naming it', (bad) => {
     expect(() => parseStrategy(bad)).toThrow(UsageError);
     expect(() => parseStrategy(bad)).toThrow(`got '${bad}'`);
+  });
+});
+
+describe('apt --threads', () => {
+  const base = { checkpoint: 'assets/fmnist-vit-t', strategy: 'threshold', recipe: 'fmnist-finetune', updates: '300', seed: '0', images: '8' };
+  it('is optional (every core) and read as a positive integer', () => {
+    expect(parseAptArgs({ ...base, out: 'runs/a' }, ['train']).threads).toBeUndefined();
+    expect(parseAptArgs({ ...base, out: 'runs/a', threads: '1' }, ['train']).threads).toBe(1);
+  });
+
+  it.each(['0', '-2', '1.5', 'two'])('refuses --threads %s naming it', (bad) => {
+    expect(() => parseAptArgs({ ...base, out: 'runs/a', threads: bad }, ['train'])).toThrow(UsageError);
+    expect(() => parseAptArgs({ ...base, out: 'runs/a', threads: bad }, ['train'])).toThrow(bad);
   });
 });

@@ -23,6 +23,8 @@ export interface AptArgs {
   readonly images: number;
   readonly limitPerClass: number | undefined;
   readonly distill: DistillOptions | undefined;
+  /** Intra-op threads of the training sessions (train); undefined: every core. */
+  readonly threads: number | undefined;
 }
 
 const W = 'apt';
@@ -70,6 +72,7 @@ export function parseAptArgs(o: RawOptions, operands: readonly string[]): AptArg
     images: intFlag(W, '--images', o['images']),
     limitPerClass: optionalInt(W, '--limit-per-class', o['limitPerClass']),
     distill: parseDistill(o['distill'] === undefined ? undefined : stringFlag(W, '--distill', o['distill'])),
+    threads: optionalInt(W, '--threads', o['threads']),
   };
 }
 
@@ -87,6 +90,7 @@ export const aptCommand = defineCommand({
       .addOption(option('--seed <n>', 'seed of pruner init, data order and exploration', '0'))
       .addOption(option('--images <n>', 'per-image reports (eval) or token maps (viz)', '8'))
       .option('--limit-per-class <k>', 'only the first k images of each class')
+      .option('--threads <t>', 'train: ONNX Runtime intra-op threads of the training steps (default: all cores)')
       .option(
         '--distill <α[:T]>',
         'train, extension: stream 1 loss (1 − α)·CE + α·T²·KL(teacher ‖ pruned), teacher frozen (the ViT as training starts, default) or live (default: off, as the source)',
@@ -112,7 +116,16 @@ export const aptCommand = defineCommand({
       if (a.action === 'train') {
         const recipe = { ...recipeByName(a.recipe, a.updates, a.seed), ...(a.distill ? { distill: a.distill } : {}) };
         const r = await finetune(
-          { checkpoint: a.checkpoint, strategy: a.strategy, recipe, out: a.out as string, seed: a.seed, train: data.train, val: data.val },
+          {
+            checkpoint: a.checkpoint,
+            strategy: a.strategy,
+            recipe,
+            out: a.out as string,
+            seed: a.seed,
+            train: data.train,
+            val: data.val,
+            ...(a.threads === undefined ? {} : { session: { intraOpThreads: a.threads } }),
+          },
           aptProgress(ctx, progress),
         );
         progress.end();
