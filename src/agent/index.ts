@@ -6,6 +6,6 @@ export { applyPlan, type KeepPlan, keepAll, meanKept, tokensPerLayer } from './k
 export { checkScorers, initScorers, prunerKey, type ScorerKey, scorerFeeds, scorerParamCount, scorerShapes } from './params.js';
 export { type RunResult, TokenPruner } from './pruner.js';
 export { imageReport, macsRatio, validLines } from './report.js';
-export { dropProbability, prunerLogits } from './scorer.js';
+export { dropLogit, dropProbability, prunerLogits } from './scorer.js';
 export { allTokens, decideAndGather, decideMask, type Gathered, keyBias } from './tokens.js';
 export { renderTokenMaps, type TokenMapImage } from './viz.js';

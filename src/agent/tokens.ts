@@ -4,7 +4,7 @@ import { arange, tensor } from '../tensor/tensor.js';
 import type { Params } from '../vit/params.js';
 import type { Strategy } from './config.js';
 import type { ScorerKey } from './params.js';
-import { dropProbability, prunerLogits } from './scorer.js';
+import { dropLogit } from './scorer.js';
 
 /** Additive attention bias from a keep mask [B, N] (1 keep, 0 drop): −10000 on dropped keys, [B, 1, 1, N]. */
 export function keyBias(g: Graph, keep: Value): Value {
@@ -39,7 +39,8 @@ function isCls(g: Graph, index: Value): Value {
 /** Keep-scores of a static-count strategy: CLS forced first, dead tokens last. [B, N]. */
 function keepScore(g: Graph, s: Strategy, d: DecisionInputs): Value {
   let score: Value;
-  if (s.kind === 'budget') score = g.Neg(dropProbability(g, prunerLogits(g, d.pruner as Params<ScorerKey>, d.tokens)));
+  if (s.kind === 'budget')
+    score = g.Neg(dropLogit(g, d.pruner as Params<ScorerKey>, d.tokens)); // lowest P(drop) first
   else if (s.kind === 'evit') score = d.clsAttn;
   else score = d.randomScore as Value;
   const cls = g.scale(isCls(g, d.index), BIG);
@@ -54,9 +55,10 @@ function keepScore(g: Graph, s: Strategy, d: DecisionInputs): Value {
  */
 export function decideMask(g: Graph, s: Strategy, count: number, d: DecisionInputs): Value {
   if (s.kind === 'threshold') {
-    const p = dropProbability(g, prunerLogits(g, d.pruner as Params<ScorerKey>, d.tokens));
+    // P(drop) > τ  ⟺  l₁ − l₀ > logit τ (τ = 0: −∞, every patch token drops).
+    const z = dropLogit(g, d.pruner as Params<ScorerKey>, d.tokens);
     const notCls = g.Sub(g.scalar(1), isCls(g, d.index));
-    const drop = g.Mul(g.Cast(g.Greater(p, g.constLike(p, s.tau)), 'float32'), notCls);
+    const drop = g.Mul(g.Cast(g.Greater(z, g.constLike(z, Math.log(s.tau / (1 - s.tau)))), 'float32'), notCls);
     return g.Mul(d.keep, g.Sub(g.constLike(drop, 1), drop));
   }
   const idx = g.TopK(keepScore(g, s, d), count, 1, true)[1] as Value; // [B, count]

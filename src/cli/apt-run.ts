@@ -106,7 +106,8 @@ export async function aptReport(model: VitModel, pruner: TokenPruner, ds: Datase
   const m = await evaluateApt(model, pruner, ds, { onBatch });
   return {
     ...m,
-    macsRatio: macsRatio(model.config, pruner.config.cutLayers, m.keptMean),
+    // EViT and random rank by attention or by fed scores: no scorer runs, so none is counted.
+    macsRatio: macsRatio(model.config, pruner.config.cutLayers, m.keptMean, ['threshold', 'budget'].includes(pruner.config.strategy.kind)),
     perImage: Array.from({ length: Math.min(images, ds.n) }, (_, i) => imageReport(m.firstPlans, i, model.config)),
   };
 }

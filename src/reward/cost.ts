@@ -7,10 +7,15 @@ export function blockMacs(c: VitConfig, n: number): number {
   return 4 * n * d * d + 2 * n * n * d + 2 * n * d * mlpDim(c);
 }
 
-/** MACs of one APT pruner on n tokens: q on CLS D², k and v 2nD², q⊙k nD, fc 4nD. */
-export function prunerMacs(c: VitConfig, n: number): number {
+/**
+ * MACs of one APT pruner deciding on n tokens. `'folded'` (default): what the library's decisions
+ * run (agent/scorer.ts `dropLogit`): q on CLS D², t = q ⊙ w_k D, u = t·W_k D², t·b_k D, and one dot
+ * product per token nD (w_v·W_v depends on weights only and is folded with them). `'bilinear'`: the
+ * source's network as written (`prunerLogits`): q on CLS D², k and v 2nD², q⊙k nD, fc 4nD.
+ */
+export function prunerMacs(c: VitConfig, n: number, form: 'folded' | 'bilinear' = 'folded'): number {
   const d = c.dim;
-  return d * d + 2 * n * d * d + n * d + 4 * n * d;
+  return form === 'folded' ? 2 * d * d + 2 * d + n * d : d * d + 2 * n * d * d + n * d + 4 * n * d;
 }
 
 /** MACs outside the blocks: patch projection and classifier head (independent of pruning). */

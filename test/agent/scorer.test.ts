@@ -10,7 +10,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { agentLossGraph, prunerParams, resolvePrunerConfig, type ScorerKey, scorerParamCount, scorerShapes, TokenPruner } from '../../src/agent/index.js';
-import { prunerLogits } from '../../src/agent/scorer.js';
+import { dropLogit, prunerLogits } from '../../src/agent/scorer.js';
 import { Graph } from '../../src/graph/builder.js';
 import { softmaxCrossEntropy } from '../../src/graph/nn.js';
 import { compile } from '../../src/graph/runtime.js';
@@ -36,6 +36,47 @@ function randomScorer(seed: number, dim = D, type: 'float32' | 'float64' = 'floa
     }),
   ) as Record<ScorerKey, Tensor>;
 }
+
+describe('dropLogit: the folded l₁ − l₀ the decisions compare', () => {
+  async function both(p: Record<string, Tensor>, x: Tensor, dtype: 'float32' | 'float64') {
+    const g = new Graph('fold');
+    const pv = Object.fromEntries(KEYS.map((k) => [k, g.param(k, [...(p[k] as Tensor).dims], dtype)])) as Params<ScorerKey>;
+    const h = g.input('h', dtype, ['B', x.dims[1] as number, x.dims[2] as number]);
+    const l = prunerLogits(g, pv, h);
+    g.output('diff', g.Sub(g.Squeeze(g.Slice(l, [1], [2], [2]), [2]), g.Squeeze(g.Slice(l, [0], [1], [2]), [2])));
+    const z = dropLogit(g, pv, h);
+    expect(z.shape).toEqual(['B', x.dims[1]]);
+    g.output('z', z);
+    using s = await compile(g, SESSION);
+    const r = await s.run({ ...p, h: x });
+    return { diff: r.diff?.data as Float64Array | Float32Array, z: r.z?.data as Float64Array | Float32Array };
+  }
+
+  it('the hand-sized example: 3.5, 9.5, 15.5', async () => {
+    const p: Record<string, Tensor> = {
+      'query.weight': tensor(Float32Array.of(1, 0, 0, 1), [2, 2]),
+      'query.bias': tensor(Float32Array.of(0, 0), [2]),
+      'key.weight': tensor(Float32Array.of(2, 0, 0, 1), [2, 2]),
+      'key.bias': tensor(Float32Array.of(1, 0), [2]),
+      'value.weight': tensor(Float32Array.of(0, 1, 1, 0), [2, 2]),
+      'value.bias': tensor(Float32Array.of(0, 1), [2]),
+      'fc.weight': tensor(Float32Array.of(1, 0, 0, 0, 0, 0, 1, 1), [2, 4]),
+      'fc.bias': tensor(Float32Array.of(0.5, -1), [2]),
+    };
+    const { z } = await both(p, tensor(Float32Array.of(1, 2, 3, 4, 5, 6), [1, 3, 2]), 'float32');
+    expect(Array.from(z)).toEqual([3.5, 9.5, 15.5]);
+  });
+
+  it('equals l₁ − l₀ of prunerLogits: 1e-12 in float64, 1e-5 in float32 (B = 3, N = 17, D = 16)', async () => {
+    for (const dtype of ['float64', 'float32'] as const) {
+      const p = randomScorer(8, D, dtype);
+      const n = 3 * N * D;
+      const x = tensor(new Rng(9).fillNormal(dtype === 'float64' ? new Float64Array(n) : new Float32Array(n)), [3, N, D]);
+      const { diff, z } = await both(p, x, dtype);
+      expectAllclose(z, diff, dtype === 'float64' ? { rtol: 1e-12, atol: 1e-12 } : { rtol: 1e-5, atol: 1e-5 });
+    }
+  });
+});
 
 describe('§10.1 pruner shapes and features', () => {
   it('a hand-sized example: D = 2, N = 3 gives the logits of z_j = concat(v_j, q ⊙ k_j), l_j = W_f·z_j + b_f', async () => {

@@ -138,10 +138,11 @@ describe('§10.15 report: planMacs', () => {
     expect(withPruners.ratio).toBeGreaterThan(1);
   });
 
-  it('per block 4nD² + 2n²D + 2nDM, per pruner D² + 2nD² + nD + 4nD; dropped tokens lower the ratio', () => {
+  it('per block 4nD² + 2n²D + 2nDM, per pruner 2D² + 2D + nD folded (D² + 2nD² + nD + 4nD bilinear); dropped tokens lower the ratio', () => {
     const [d, m] = [96, 384];
     expect(blockMacs(c, 50)).toBe(4 * 50 * d * d + 2 * 50 * 50 * d + 2 * 50 * d * m);
-    expect(prunerMacs(c, 20)).toBe(d * d + 2 * 20 * d * d + 20 * d + 4 * 20 * d);
+    expect(prunerMacs(c, 20, 'bilinear')).toBe(d * d + 2 * 20 * d * d + 20 * d + 4 * 20 * d);
+    expect(prunerMacs(c, 20)).toBe(2 * d * d + 2 * d + 20 * d);
     expect(stemHeadMacs(c)).toBe(49 * d * 16 + d * 10);
     const pruned = planMacs(c, [50, 50, 30, 20, 20, 10], [1, 2, 4]);
     const blocks = [50, 50, 30, 20, 20, 10].reduce((s, n) => s + blockMacs(c, n), 0);
