@@ -31,7 +31,7 @@ export function dropProbability(g: Graph, logits: Value): Value {
  * skips the [B, N, D] key and value projections: with w = W_f[1] − W_f[0] split into w_v and w_k,
  *   l₁ − l₀ = w_v·v_j + w_k·(q ⊙ k_j) + Δb = (w_v·W_v + t·W_k)·x_j + w_v·b_v + t·b_k + Δb,  t = w_k ⊙ q,
  * so each sample needs one D-vector u = w_v·W_v + t·W_k and each token one dot product x_j·u:
- * ≈ 2D² + N·D multiply-adds per sample instead of ≈ 2N·D² + 2N·D + D². Same decisions as
+ * 2D² + 2D + N·D multiply-adds per sample instead of D² + 2N·D² + 5N·D. Same decisions as
  * thresholding P(drop) (σ is monotonic), up to float rounding at the threshold itself.
  * x [B, N, D] → [B, N].
  */

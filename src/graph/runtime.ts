@@ -11,8 +11,9 @@ export type ExecutionProvider = 'cpu' | 'cuda';
 
 export interface SessionOptions {
   /**
-   * Threads inside an op (default: ORT's choice, one thread on this 2-core VM; training steps ask
-   * for every core, see `trainingSession`). Tests use 1 for determinism.
+   * Threads inside an op (default: ORT's choice, its count of physical cores — one on the 2-core VM
+   * this was measured on; training steps ask for every core, see `trainingSession`). Tests use 1 for
+   * determinism.
    */
   readonly intraOpThreads?: number;
   readonly interOpThreads?: number;

@@ -13,7 +13,7 @@ function transposeLast(g: Graph, x: Value): Value {
 }
 
 /** `x` itself when `v` = Transpose(x) swapping the last two axes (as attention's kᵀ is), else undefined. */
-export function swappedFrom(v: Value): Value | undefined {
+function swappedFrom(v: Value): Value | undefined {
   const src = v.source;
   if (src.kind !== 'node' || src.node.op !== 'Transpose') return undefined;
   const { perm } = src.node.attrs as { perm: readonly number[] };
