@@ -37,6 +37,19 @@ function randomScorer(seed: number, dim = D, type: 'float32' | 'float64' = 'floa
   ) as Record<ScorerKey, Tensor>;
 }
 
+/** The hand-sized pruner (D = 2) and input (N = 3) of §10.1: drop logits 3.5, 9.5, 15.5. */
+const HAND: Record<string, Tensor> = {
+  'query.weight': tensor(Float32Array.of(1, 0, 0, 1), [2, 2]),
+  'query.bias': tensor(Float32Array.of(0, 0), [2]),
+  'key.weight': tensor(Float32Array.of(2, 0, 0, 1), [2, 2]),
+  'key.bias': tensor(Float32Array.of(1, 0), [2]),
+  'value.weight': tensor(Float32Array.of(0, 1, 1, 0), [2, 2]),
+  'value.bias': tensor(Float32Array.of(0, 1), [2]),
+  'fc.weight': tensor(Float32Array.of(1, 0, 0, 0, 0, 0, 1, 1), [2, 4]),
+  'fc.bias': tensor(Float32Array.of(0.5, -1), [2]),
+};
+const HAND_X = tensor(Float32Array.of(1, 2, 3, 4, 5, 6), [1, 3, 2]);
+
 describe('dropLogit: the folded l₁ − l₀ the decisions compare', () => {
   async function both(p: Record<string, Tensor>, x: Tensor, dtype: 'float32' | 'float64') {
     const g = new Graph('fold');
@@ -53,17 +66,7 @@ describe('dropLogit: the folded l₁ − l₀ the decisions compare', () => {
   }
 
   it('the hand-sized example: 3.5, 9.5, 15.5', async () => {
-    const p: Record<string, Tensor> = {
-      'query.weight': tensor(Float32Array.of(1, 0, 0, 1), [2, 2]),
-      'query.bias': tensor(Float32Array.of(0, 0), [2]),
-      'key.weight': tensor(Float32Array.of(2, 0, 0, 1), [2, 2]),
-      'key.bias': tensor(Float32Array.of(1, 0), [2]),
-      'value.weight': tensor(Float32Array.of(0, 1, 1, 0), [2, 2]),
-      'value.bias': tensor(Float32Array.of(0, 1), [2]),
-      'fc.weight': tensor(Float32Array.of(1, 0, 0, 0, 0, 0, 1, 1), [2, 4]),
-      'fc.bias': tensor(Float32Array.of(0.5, -1), [2]),
-    };
-    const { z } = await both(p, tensor(Float32Array.of(1, 2, 3, 4, 5, 6), [1, 3, 2]), 'float32');
+    const { z } = await both(HAND, HAND_X, 'float32');
     expect(Array.from(z)).toEqual([3.5, 9.5, 15.5]);
   });
 
@@ -80,17 +83,8 @@ describe('dropLogit: the folded l₁ − l₀ the decisions compare', () => {
 
 describe('§10.1 pruner shapes and features', () => {
   it('a hand-sized example: D = 2, N = 3 gives the logits of z_j = concat(v_j, q ⊙ k_j), l_j = W_f·z_j + b_f', async () => {
-    const p: Record<string, Tensor> = {
-      'query.weight': tensor(Float32Array.of(1, 0, 0, 1), [2, 2]),
-      'query.bias': tensor(Float32Array.of(0, 0), [2]),
-      'key.weight': tensor(Float32Array.of(2, 0, 0, 1), [2, 2]),
-      'key.bias': tensor(Float32Array.of(1, 0), [2]),
-      'value.weight': tensor(Float32Array.of(0, 1, 1, 0), [2, 2]),
-      'value.bias': tensor(Float32Array.of(0, 1), [2]),
-      'fc.weight': tensor(Float32Array.of(1, 0, 0, 0, 0, 0, 1, 1), [2, 4]),
-      'fc.bias': tensor(Float32Array.of(0.5, -1), [2]),
-    };
-    const x = tensor(Float32Array.of(1, 2, 3, 4, 5, 6), [1, 3, 2]);
+    const p = HAND;
+    const x = HAND_X;
     // q = x0 = (1, 2); token 1: k = (7, 4), v = (4, 4), q⊙k = (7, 8) → l = (4 + 0.5, 7 + 8 − 1).
     const { logits, pDrop } = await scorerOutputs(p, x);
     expect(Array.from(logits)).toEqual([2.5, 6, 4.5, 14, 6.5, 22]);
