@@ -13,6 +13,9 @@ export type Strategy =
   | { readonly kind: 'evit'; readonly keep: readonly number[] }
   | { readonly kind: 'random'; readonly keep: readonly number[] };
 
+/** Whether decisions run the learned pruners (`threshold`, `budget`); `evit` and `random` do not. */
+export const usesScorer = (s: Strategy): boolean => s.kind === 'threshold' || s.kind === 'budget';
+
 export type StrategyInput = 'threshold' | Strategy | { readonly kind: 'budget' | 'evit' | 'random'; readonly keepRate: number };
 
 export interface PrunerConfig {

@@ -1,5 +1,14 @@
 export { loadAptCheckpoint, saveAptCheckpoint } from './checkpoint.js';
-export { defaultCutLayers, keepCounts, type PrunerConfig, type PrunerOptions, resolvePrunerConfig, type Strategy, type StrategyInput } from './config.js';
+export {
+  defaultCutLayers,
+  keepCounts,
+  type PrunerConfig,
+  type PrunerOptions,
+  resolvePrunerConfig,
+  type Strategy,
+  type StrategyInput,
+  usesScorer,
+} from './config.js';
 export { type ExploreOptions, explore, oneCutMask } from './explore.js';
 export { agentLossGraph, aptTrainGraph, type PrunedForward, type PruneMode, prunedForward, prunedInferenceGraph, prunerParams, tailGraph } from './graphs.js';
 export { applyPlan, type KeepPlan, keepAll, meanKept, tokensPerLayer } from './keep-plan.js';

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { loadAptCheckpoint, saveAptCheckpoint } from '../agent/checkpoint.js';
-import type { StrategyInput } from '../agent/config.js';
+import { type StrategyInput, usesScorer } from '../agent/config.js';
 import { prunedInferenceGraph } from '../agent/graphs.js';
 import type { KeepPlan } from '../agent/keep-plan.js';
 import type { TokenPruner } from '../agent/pruner.js';
@@ -107,7 +107,7 @@ export async function aptReport(model: VitModel, pruner: TokenPruner, ds: Datase
   return {
     ...m,
     // EViT and random rank by attention or by fed scores: no scorer runs, so none is counted.
-    macsRatio: macsRatio(model.config, pruner.config.cutLayers, m.keptMean, ['threshold', 'budget'].includes(pruner.config.strategy.kind)),
+    macsRatio: macsRatio(model.config, pruner.config.cutLayers, m.keptMean, usesScorer(pruner.config.strategy)),
     perImage: Array.from({ length: Math.min(images, ds.n) }, (_, i) => imageReport(m.firstPlans, i, model.config)),
   };
 }

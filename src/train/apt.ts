@@ -1,3 +1,4 @@
+import { usesScorer } from '../agent/config.js';
 import { explore, oneCutMask } from '../agent/explore.js';
 import { agentLossGraph, aptTrainGraph, tailGraph } from '../agent/graphs.js';
 import type { KeepPlan } from '../agent/keep-plan.js';
@@ -135,7 +136,7 @@ export async function apt(o: AptOptions): Promise<AptResult> {
     throw new ValueError('train.apt', `train has ${o.train.n} images, fewer than one micro-batch (batch/accum = ${recipe.batch / recipe.accum})`);
   const c = model.config;
   const pc = pruner.config;
-  const withAgent = pc.strategy.kind === 'threshold' || pc.strategy.kind === 'budget';
+  const withAgent = usesScorer(pc.strategy);
   const so = trainingSession(o.session);
   const key = JSON.stringify([c, pc, so]);
   const graphA = await cached(`A${key}${JSON.stringify(recipe.distill ?? null)}`, () => compile(aptTrainGraph(c, pc, recipe.distill), so));
