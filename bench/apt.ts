@@ -11,7 +11,8 @@
  * `npm run bench -- apt --checkpoint=assets/fmnist-vit-t --updates=1200 [--only=threshold,budget@0.6]`
  * `--schedules=35/20/8` adds budget and evit contenders with those keep counts (other MACs splits).
  * `--distill=0.5[:T[:live]]` fine-tunes every contender with the opt-in distillation from the plain model
- * (an extension; use its own --out).
+ * (an extension; use its own --out). `--fuse=1` fine-tunes every contender with token fusion (EViT's
+ * extension: dropped tokens merged into one; keep counts for ≈ m MACs count the fused token; own --out).
  * Two shards side by side: `--threads=1 --speed=0 --only=…` each (training only), then one run
  * without --only measures the throughput of every contender alone (`--remeasure=1` measures again).
  */
@@ -38,6 +39,7 @@ const speed = arg('speed', '1') !== '0';
 const remeasure = arg('remeasure', '0') === '1';
 // --distill=0.5, 0.5:2 or 0.5:1:live (α[:T[:teacher]]): the opt-in distillation of stream 1, every contender.
 const distill = parseDistill(arg('distill', '') || undefined);
+const fuse = arg('fuse', '0') === '1';
 mkdirSync(out, { recursive: true });
 
 const base = await loadAptCheckpoint(checkpoint);
@@ -50,7 +52,7 @@ function rateFor(target: number, withPruners: boolean): number {
   for (let i = 0; i < 60; i++) {
     const mid = (lo + hi) / 2;
     const keep = keepCounts(c, cuts.length, mid);
-    if (macsRatio(c, cuts, keep, withPruners) > target) hi = mid;
+    if (macsRatio(c, cuts, keep, withPruners, fuse) > target) hi = mid;
     else lo = mid;
   }
   return lo;
@@ -84,7 +86,7 @@ for (const ct of contenders) {
   else {
     const started = performance.now();
     const recipe = { ...recipeByName('fmnist-finetune', updates, seed), ...(distill ? { distill } : {}) };
-    const tuned = await finetune({ checkpoint, strategy: ct.strategy, recipe, out: dir, seed, train: data.train, val: data.val, session }, (e) => {
+    const tuned = await finetune({ checkpoint, strategy: ct.strategy, recipe, out: dir, seed, train: data.train, val: data.val, session, fuse }, (e) => {
       if (e.kind === 'eval')
         console.error(
           `${ct.name} update ${e.update}: val plain ${(100 * e.plainAccuracy).toFixed(2)} pruned ${(100 * e.prunedAccuracy).toFixed(2)} kept ${e.keptMean.map((k) => k.toFixed(1)).join('/')}`,
@@ -98,6 +100,7 @@ for (const ct of contenders) {
       strategy: best.pruner.config.strategy,
       updates,
       ...(distill ? { distill } : {}),
+      ...(fuse ? { fuse } : {}),
       bestUpdate: tuned.result.bestPruned.update,
       testPruned: r.prunedAccuracy,
       testNoPruning: r.plainAccuracy,

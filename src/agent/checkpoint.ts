@@ -29,8 +29,8 @@ export async function loadAptCheckpoint(
   const vitTensors: Record<string, Tensor> = {};
   for (const [k, t] of Object.entries(ck.tensors)) if (!k.startsWith('clip_layer.') && !k.startsWith('optim:')) vitTensors[k] = t;
   const model = fromStateDict(vitConfig, vitTensors);
-  const saved = ck.info.pruner as unknown as { cutLayers?: number[]; strategy?: unknown } | undefined;
-  const prunerOpts = saved ? { cutLayers: saved.cutLayers, strategy: saved.strategy as PrunerOptions['strategy'], ...opts } : opts;
+  const saved = ck.info.pruner as unknown as { cutLayers?: number[]; strategy?: unknown; fuse?: boolean } | undefined;
+  const prunerOpts = saved ? { cutLayers: saved.cutLayers, strategy: saved.strategy as PrunerOptions['strategy'], fuse: saved.fuse, ...opts } : opts;
   const hasPruner = Object.keys(ck.tensors).some((k) => k.startsWith('clip_layer.'));
   const pruner = hasPruner ? TokenPruner.fromStateDict(vitConfig, ck.tensors, prunerOpts) : TokenPruner.create(vitConfig, prunerOpts);
   return { model, pruner, info: ck.info, sha256: ck.sha256 };

@@ -26,6 +26,11 @@ export interface PrunerConfig {
   readonly exploreGreedyProb: number;
   /** The source's exploration range bug (1..B−1 instead of 1..N−1), for parity fixtures only. */
   readonly bugCompatExplore: boolean;
+  /**
+   * Extension (EViT's inattentive-token fusion; not in APT): the tokens dropped at a cut are not
+   * lost but merged into one extra token, their mean weighted by the cut block's CLS attention.
+   */
+  readonly fuse: boolean;
 }
 
 /** APT's cut layers for depth L: unique(ceil(k·L/4) − 1), k = 1..3 → [1, 2, 4] for L = 6, [2, 5, 8] for 12. */
@@ -54,6 +59,7 @@ export interface PrunerOptions {
   readonly threshold?: number;
   readonly exploreGreedyProb?: number;
   readonly bugCompatExplore?: boolean;
+  readonly fuse?: boolean;
 }
 
 /** Normalises options once, at the boundary: cut layers, strategy sugar, ranges. */
@@ -87,5 +93,5 @@ export function resolvePrunerConfig(vit: VitConfig, o: PrunerOptions = {}): Prun
   }
   const greedy = o.exploreGreedyProb ?? 0.5;
   if (!(greedy >= 0 && greedy <= 1)) throw new ValueError(where, `exploreGreedyProb must be in [0, 1], got ${greedy}`);
-  return { cutLayers: cuts, strategy, exploreGreedyProb: greedy, bugCompatExplore: o.bugCompatExplore ?? false };
+  return { cutLayers: cuts, strategy, exploreGreedyProb: greedy, bugCompatExplore: o.bugCompatExplore ?? false, fuse: o.fuse ?? false };
 }

@@ -7,6 +7,7 @@ import type { VitConfig } from '../vit/config.js';
 import { classify, type ForwardHooks } from '../vit/model.js';
 import { type Params, type VitKey, vitParams } from '../vit/params.js';
 import type { PrunerConfig } from './config.js';
+import { aliveSlot, appendSlot, fuseDropped, splitFused } from './fusion.js';
 import { type ScorerKey, scorerParams } from './params.js';
 import { dropProbability, prunerLogits } from './scorer.js';
 import { allTokens, decideAndGather, decideMask, type Gathered, keyBias } from './tokens.js';
@@ -27,10 +28,20 @@ function countAt(p: PrunerConfig, k: number): number {
 }
 
 /**
+ * Whether cut k may drop a token (threshold: always; static counts: when it keeps fewer than enter).
+ * With fusion, the fused slot appears at the first such cut: a static count that drops nothing has
+ * nothing to fuse, and a slot that stayed empty would change the logits.
+ */
+function mayDrop(p: PrunerConfig, k: number, entering: number): boolean {
+  return p.strategy.kind === 'threshold' || countAt(p, k) < entering;
+}
+
+/**
  * A ViT forward with APT decisions at the cut layers. `masked`: dropped tokens stay in the
  * sequence as masked keys (−10000 attention bias, accumulating) — the training and reference form.
  * `gathered`: dropped tokens are removed (gather), later blocks and pruners run on fewer tokens —
- * the inference form; same logits as masked (up to float rounding).
+ * the inference form; same logits as masked (up to float rounding). With `p.fuse` (extension) the
+ * dropped tokens are merged into one token appended to the sequence (agent/fusion.ts), in both forms.
  */
 export function prunedForward(
   g: Graph,
@@ -48,34 +59,54 @@ export function prunedForward(
   let masked: { keep: Value; bias: Value } | null = null;
   let state: Gathered | null = null;
   let index0: Value | null = null;
+  /** The fused slot's alive mask [B, 1] once the sequence carries one (last position). */
+  let slotAlive: Value | null = null;
+  let entering = (c.imageSize / c.patchSize) ** 2 + 1;
+  const withSlot = (keep: Value) => (slotAlive ? appendSlot(g, keep, slotAlive) : keep);
   const hooks: ForwardHooks = {
-    attnBias: () => (mode === 'masked' ? masked?.bias : state && p.strategy.kind === 'threshold' ? keyBias(g, state.keep) : undefined),
+    attnBias: () => (mode === 'masked' ? masked?.bias : state && p.strategy.kind === 'threshold' ? keyBias(g, withSlot(state.keep)) : undefined),
     afterBlock: (i, out, clsAttn) => {
       const k = cutOf.get(i);
       if (k === undefined) return undefined;
       return g.scope(`prune.${k}`, () => {
+        const seq = slotAlive ? splitFused(g, out, clsAttn) : { tokens: out, attn: clsAttn, slot: undefined };
+        const fuseHere = p.fuse && (slotAlive !== null || mayDrop(p, k, entering));
+        if (p.strategy.kind !== 'threshold') entering = countAt(p, k);
         const rnd = randomScores[k];
+        let before: Value;
+        let after: Value;
+        let next: Value | undefined;
         if (mode === 'masked') {
-          const start = masked ? null : allTokens(g, out);
+          const start = masked ? null : allTokens(g, seq.tokens);
           index0 ??= (start as Gathered).index;
-          const keep = decideMask(g, p.strategy, countAt(p, k), {
-            tokens: out,
-            clsAttn,
-            keep: masked?.keep ?? (start as Gathered).keep,
+          before = masked?.keep ?? (start as Gathered).keep;
+          after = decideMask(g, p.strategy, countAt(p, k), {
+            tokens: seq.tokens,
+            clsAttn: seq.attn,
+            keep: before,
             index: index0,
             pruner: scorers[k],
             randomScore: rnd,
           });
-          masked = { keep, bias: keyBias(g, keep) };
-          keeps.push(keep);
-          return undefined;
+          keeps.push(after);
+          next = fuseHere ? seq.tokens : undefined;
+        } else {
+          const cur: Gathered = state ? { ...state, tokens: seq.tokens } : allTokens(g, seq.tokens);
+          const randomScore = rnd ? g.GatherElements(rnd, cur.index, 1) : undefined;
+          const r = decideAndGather(g, p.strategy, countAt(p, k), cur, { clsAttn: seq.attn, pruner: scorers[k], randomScore }, `n${k}`);
+          state = { tokens: r.tokens, keep: r.keep, index: r.index };
+          keeps.push(state.keep);
+          indices.push(state.index);
+          [before, after, next] = [cur.keep, r.chosen, state.tokens];
         }
-        const cur: Gathered = state ? { ...state, tokens: out } : allTokens(g, out);
-        const randomScore = rnd ? g.GatherElements(rnd, cur.index, 1) : undefined;
-        state = decideAndGather(g, p.strategy, countAt(p, k), cur, { clsAttn, pruner: scorers[k], randomScore }, `n${k}`);
-        keeps.push(state.keep);
-        indices.push(state.index);
-        return state.tokens;
+        if (fuseHere) {
+          const f = fuseDropped(g, seq.tokens, g.Sub(before, after), seq.attn, seq.slot);
+          // Static counts that drop something always fuse something: the slot needs no mask.
+          slotAlive = p.strategy.kind === 'threshold' ? f.alive : aliveSlot(g, f.alive);
+          next = appendSlot(g, next as Value, f.token);
+        }
+        if (mode === 'masked') masked = { keep: after, bias: keyBias(g, withSlot(after)) };
+        return next;
       });
     },
   };

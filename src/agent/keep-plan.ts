@@ -10,20 +10,40 @@ import { numTokens, type VitConfig } from '../vit/config.js';
 export interface KeepPlan {
   readonly cutLayers: readonly number[];
   readonly kept: readonly (readonly Int32Array[])[];
+  /** Token fusion (extension): after the first cut that drops a sample's token, one fused token rides along. */
+  readonly fused?: boolean;
 }
 
-/** Tokens entering each block, per sample: [B][depth] (all N before the first cut). */
+/**
+ * Tokens entering each block from the tokens kept after each cut (all N before the first cut),
+ * plus the fused token, with `fused`, from the first cut that drops anything on.
+ */
+export function tokenCounts(c: VitConfig, cutLayers: readonly number[], keptAfter: readonly number[], fused = false): number[] {
+  let n = numTokens(c);
+  let slot = 0;
+  let k = 0;
+  return Array.from({ length: c.depth }, (_, i) => {
+    const here = n + slot;
+    if (cutLayers[k] === i) {
+      const kept = keptAfter[k++] ?? n;
+      if (fused && kept < n) slot = 1;
+      n = kept;
+    }
+    return here;
+  });
+}
+
+/** Tokens entering each block, per sample: [B][depth] (all N before the first cut; the fused token counted). */
 export function tokensPerLayer(plan: KeepPlan, c: VitConfig): number[][] {
   const b = plan.kept[0]?.length ?? 0;
-  return Array.from({ length: b }, (_, s) => {
-    let n = numTokens(c);
-    let k = 0;
-    return Array.from({ length: c.depth }, (_, i) => {
-      const here = n;
-      if (plan.cutLayers[k] === i) n = plan.kept[k++]?.[s]?.length ?? n;
-      return here;
-    });
-  });
+  return Array.from({ length: b }, (_, s) =>
+    tokenCounts(
+      c,
+      plan.cutLayers,
+      plan.kept.map((per) => per[s]?.length ?? numTokens(c)),
+      plan.fused,
+    ),
+  );
 }
 
 /** The plan that keeps everything (identity): applying it changes nothing. */

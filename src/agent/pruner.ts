@@ -98,7 +98,7 @@ export class TokenPruner {
       const n = mask.length / b;
       return Array.from({ length: b }, (_, r) => Int32Array.from({ length: n }, (_, j) => j).filter((j) => (mask[r * n + j] as number) > 0));
     });
-    const plans: KeepPlan = { cutLayers: this.config.cutLayers, kept };
+    const plans: KeepPlan = { cutLayers: this.config.cutLayers, kept, ...(this.config.fuse ? { fused: true } : {}) };
     return { logits: out.logits as Tensor<'float32'>, plans, tokensPerLayer: tokensPerLayer(plans, this.vit) };
   }
 

@@ -1,7 +1,7 @@
 import { planMacs } from '../reward/cost.js';
 import type { VitConfig } from '../vit/config.js';
 import { numTokens } from '../vit/config.js';
-import type { KeepPlan } from './keep-plan.js';
+import { type KeepPlan, tokenCounts, tokensPerLayer } from './keep-plan.js';
 
 /**
  * The source's per-image inference report (in English): the initial token shape, then the shape
@@ -9,8 +9,10 @@ import type { KeepPlan } from './keep-plan.js';
  */
 export function imageReport(plan: KeepPlan, sample: number, c: VitConfig): string[] {
   const lines = [`initial input shape::: [1, ${numTokens(c)}, ${c.dim}]`];
-  plan.cutLayers.forEach((l, k) => {
-    lines.push(`layer ${l} shape::: [1, ${plan.kept[k]?.[sample]?.length ?? 0}, ${c.dim}]`);
+  // Tokens entering the block after each cut: the sequence's length, the fused token included.
+  const entering = tokensPerLayer(plan, c)[sample] ?? [];
+  plan.cutLayers.forEach((l) => {
+    lines.push(`layer ${l} shape::: [1, ${entering[l + 1] ?? 0}, ${c.dim}]`);
   });
   return lines;
 }
@@ -22,15 +24,9 @@ export function validLines(loss: number, accuracy: number): string[] {
 
 /**
  * MACs of a pruned forward relative to the plain model, from mean kept tokens per cut layer
- * (pruners included). 1 when nothing is dropped and no pruner runs.
+ * (pruners included). 1 when nothing is dropped and no pruner runs. `fused`: the fused token and
+ * its weighted sums are counted too (token fusion, an extension).
  */
-export function macsRatio(c: VitConfig, cutLayers: readonly number[], keptMean: readonly number[], withPruners = true): number {
-  const perBlock: number[] = [];
-  let n = numTokens(c);
-  let k = 0;
-  for (let i = 0; i < c.depth; i++) {
-    perBlock.push(n);
-    if (cutLayers[k] === i) n = keptMean[k++] as number;
-  }
-  return planMacs(c, perBlock, withPruners ? cutLayers : []).ratio;
+export function macsRatio(c: VitConfig, cutLayers: readonly number[], keptMean: readonly number[], withPruners = true, fused = false): number {
+  return planMacs(c, tokenCounts(c, cutLayers, keptMean, fused), withPruners ? cutLayers : [], { fusedAt: fused ? cutLayers : [] }).ratio;
 }

@@ -85,7 +85,8 @@ export function allTokens(g: Graph, x: Value): Gathered {
 /**
  * Decides at one cut and gathers the kept tokens, ascending, CLS first: x [B, N, D] → [B, n, D].
  * Threshold: n is the batch's largest kept count (run time), shorter samples padded and masked.
- * Static counts: n = count for every sample (static shapes, nothing padded).
+ * Static counts: n = count for every sample (static shapes, nothing padded). `chosen` [B, N] marks
+ * the positions kept, over the positions before the gather (for fusing the dropped ones).
  */
 export function decideAndGather(
   g: Graph,
@@ -94,7 +95,7 @@ export function decideAndGather(
   state: Gathered,
   d: Omit<DecisionInputs, 'tokens' | 'keep' | 'index'>,
   sym: string,
-): Gathered {
+): Gathered & { readonly chosen: Value } {
   const inputs = { ...d, tokens: state.tokens, keep: state.keep, index: state.index };
   const dim = state.tokens.shape[2] as number;
   let sel: Value;
@@ -105,11 +106,12 @@ export function decideAndGather(
     // exact in float32 (integers below 2²⁴), so the order never rests on TopK's tie rule.
     const score = g.Sub(g.scale(mask, ORDER), g.Cast(state.index, 'float32'));
     sel = g.TopKDynamic(score, n, sym, 1, true)[1] as Value;
-    return gatherAt(g, state, sel, g.GatherElements(mask, sel, 1), dim);
+    return { ...gatherAt(g, state, sel, g.GatherElements(mask, sel, 1), dim), chosen: mask };
   }
   const top = g.TopK(keepScore(g, s, inputs), count, 1, true)[1] as Value;
   sel = g.Cast(g.TopK(g.Cast(top, 'float32'), count, 1, false)[0] as Value, 'int64'); // ascending positions
-  return gatherAt(g, state, sel, g.ConstantOfShape([state.tokens.shape[0] as Dim, count], 1, 'float32'), dim);
+  const ones = g.ConstantOfShape([state.tokens.shape[0] as Dim, count], 1, 'float32');
+  return { ...gatherAt(g, state, sel, ones, dim), chosen: g.ScatterElements(g.zerosLike(state.keep), top, ones, 1, 'none') };
 }
 
 function gatherAt(g: Graph, state: Gathered, sel: Value, keep: Value, dim: number): Gathered {

@@ -66,6 +66,8 @@ export interface FinetuneSpec {
   readonly val?: Dataset;
   /** ORT session options for training and validation (e.g. `{ intraOpThreads: 1 }` for parallel shards). */
   readonly session?: SessionOptions;
+  /** Token fusion (extension); unset keeps the checkpoint's choice (a plain checkpoint: off). */
+  readonly fuse?: boolean;
 }
 
 /**
@@ -76,7 +78,11 @@ export async function finetune(
   s: FinetuneSpec,
   onEvent: (e: AptEvent) => void,
 ): Promise<{ model: VitModel; pruner: TokenPruner; result: AptResult; sourceSha256: string }> {
-  const { model, pruner, sha256 } = await loadAptCheckpoint(s.checkpoint, { strategy: s.strategy, seed: s.seed });
+  const { model, pruner, sha256 } = await loadAptCheckpoint(s.checkpoint, {
+    strategy: s.strategy,
+    seed: s.seed,
+    ...(s.fuse === undefined ? {} : { fuse: s.fuse }),
+  });
   const info = { seed: s.seed, recipe: s.recipe as never, source: { checkpoint: s.checkpoint, sha256 } };
   const result = await apt({
     model,
@@ -107,7 +113,7 @@ export async function aptReport(model: VitModel, pruner: TokenPruner, ds: Datase
   return {
     ...m,
     // EViT and random rank by attention or by fed scores: no scorer runs, so none is counted.
-    macsRatio: macsRatio(model.config, pruner.config.cutLayers, m.keptMean, usesScorer(pruner.config.strategy)),
+    macsRatio: macsRatio(model.config, pruner.config.cutLayers, m.keptMean, usesScorer(pruner.config.strategy), pruner.config.fuse),
     perImage: Array.from({ length: Math.min(images, ds.n) }, (_, i) => imageReport(m.firstPlans, i, model.config)),
   };
 }

@@ -33,10 +33,16 @@ export interface PlanCost {
 
 /**
  * MACs (batch 1, no factor 2) of a ViT whose block i sees `tokensPerLayer[i]` tokens (means over a
- * batch may be fractional), plus the pruners run at `cutLayers` on their block's token count.
- * A cost term for users who add compute to their reward.
+ * batch may be fractional), plus the pruners run at `cutLayers` on their block's token count, plus
+ * the weighted sum of token fusion (nD) at `opts.fusedAt`. A cost term for users who add compute
+ * to their reward.
  */
-export function planMacs(c: VitConfig, tokensPerLayer: readonly number[], cutLayers: readonly number[] = []): PlanCost {
+export function planMacs(
+  c: VitConfig,
+  tokensPerLayer: readonly number[],
+  cutLayers: readonly number[] = [],
+  opts: { readonly fusedAt?: readonly number[] } = {},
+): PlanCost {
   if (tokensPerLayer.length !== c.depth) {
     throw new ShapeError('reward.planMacs', `tokensPerLayer must have ${c.depth} entries (one per block), got ${tokensPerLayer.length}`);
   }
@@ -44,11 +50,13 @@ export function planMacs(c: VitConfig, tokensPerLayer: readonly number[], cutLay
   tokensPerLayer.forEach((n, i) => {
     if (!(n >= 1 && n <= n0)) throw new ValueError('reward.planMacs', `tokensPerLayer[${i}] = ${n} is outside [1, ${n0}]`);
   });
-  const pruners = cutLayers.reduce((s, l) => {
-    if (!Number.isInteger(l) || l < 0 || l >= c.depth) throw new ValueError('reward.planMacs', `cut layer ${l} is outside [0, ${c.depth})`);
-    return s + prunerMacs(c, tokensPerLayer[l] as number);
-  }, 0);
-  const macs = stemHeadMacs(c) + tokensPerLayer.reduce((s, n) => s + blockMacs(c, n), 0) + pruners;
+  const atCuts = (layers: readonly number[], perCut: (n: number) => number) =>
+    layers.reduce((s, l) => {
+      if (!Number.isInteger(l) || l < 0 || l >= c.depth) throw new ValueError('reward.planMacs', `cut layer ${l} is outside [0, ${c.depth})`);
+      return s + perCut(tokensPerLayer[l] as number);
+    }, 0);
+  const extra = atCuts(cutLayers, (n) => prunerMacs(c, n)) + atCuts(opts.fusedAt ?? [], (n) => n * c.dim);
+  const macs = stemHeadMacs(c) + tokensPerLayer.reduce((s, n) => s + blockMacs(c, n), 0) + extra;
   const plainMacs = stemHeadMacs(c) + c.depth * blockMacs(c, n0);
   return { macs, plainMacs, ratio: macs / plainMacs };
 }

@@ -24,15 +24,17 @@ import { APT_FIXTURES, readGolden, SESSION, splitStateDict } from '../helpers/ap
 import type { OnnxCheck } from '../helpers/onnx-check.js';
 
 const golden = readGolden();
-const report = JSON.parse(readFileSync(new URL('onnx-check.json', APT_FIXTURES), 'utf8')) as OnnxCheck;
-const committed = readFileSync(new URL('tiny-apt.onnx', APT_FIXTURES));
+/** The committed exports: without and with token fusion (the extension). */
+const FILES = { plain: ['tiny-apt.onnx', 'onnx-check.json'], fused: ['tiny-apt-fused.onnx', 'onnx-check-fused.json'] } as const;
+type Variant = keyof typeof FILES;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'apt-onnx-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function load() {
+async function load(variant: Variant) {
   const { vit, pruners } = splitStateDict(await readSafetensors(new URL(golden.weights, APT_FIXTURES)));
-  return { model: fromStateDict(golden.config, vit), pruner: TokenPruner.fromStateDict(golden.config, pruners, { cutLayers: golden.cutLayers }) };
+  const pruner = TokenPruner.fromStateDict(golden.config, pruners, { cutLayers: golden.cutLayers, fuse: variant === 'fused' });
+  return { model: fromStateDict(golden.config, vit), pruner };
 }
 
 /** Runs `file` on `images` with onnxruntime-node in a new Node process (no library code, no session cache). */
@@ -64,11 +66,13 @@ describe('ONNX export == run', () => {
   const first = { type: 'float32', dims: [1, 1, 28, 28], data: all.data.slice(0, 784) } as Tensor<'float32'>;
 
   it.each([
-    ['12 images (padded removal)', all],
-    ['1 image (exact removal)', first],
-  ])('a fresh process running the exported file reproduces pruner.run: %s', async (_name, images) => {
-    const { model, pruner } = await load();
-    const file = join(dir, 'tiny-apt.onnx');
+    ['12 images (padded removal)', all, 'plain'],
+    ['1 image (exact removal)', first, 'plain'],
+    ['12 images, token fusion', all, 'fused'],
+    ['1 image, token fusion', first, 'fused'],
+  ] as const)('a fresh process running the exported file reproduces pruner.run: %s', async (_name, images, variant) => {
+    const { model, pruner } = await load(variant);
+    const file = join(dir, FILES[variant][0]);
     const { bytes } = await pruner.exportOnnx(model, file);
     expect(bytes).toBe(readFileSync(file).length);
     const child = runInChild(file, images);
@@ -86,17 +90,23 @@ describe('ONNX export == run', () => {
     });
   });
 
-  it('the committed export is what exportOnnx writes today, and the file onnx.checker passed (full_check)', async () => {
-    const { model, pruner } = await load();
-    const file = join(dir, 'again.onnx');
-    await pruner.exportOnnx(model, file);
-    const regenerate = 'regenerate: npx tsx scripts/fixtures/export-apt-onnx.ts && /usr/bin/python3 scripts/fixtures/check_apt_onnx.py';
-    expect(Buffer.compare(readFileSync(file), committed), regenerate).toBe(0);
-    expect(createHash('sha256').update(committed).digest('hex'), regenerate).toBe(report.sha256);
-    expect(report.file).toBe('test/fixtures/apt/tiny-apt.onnx');
-    expect(report.checker).toEqual({ function: 'onnx.checker.check_model(model, full_check=True)', model: 'as encoded', result: 'passed' });
-    expect([report.ir_version, report.opset, report.producer]).toEqual([8, OPSET, 'apt-prune']);
-    expect(report.inputs).toEqual({ images: ['B', 1, 28, 28] });
-    expect(Object.keys(report.outputs).sort()).toEqual(['index.0', 'index.1', 'index.2', 'kept.0', 'kept.1', 'kept.2', 'logits']);
-  });
+  it.each(['plain', 'fused'] as const)(
+    'the committed export (%s) is what exportOnnx writes today, and the file onnx.checker passed (full_check)',
+    async (variant) => {
+      const [name, check] = FILES[variant];
+      const report = JSON.parse(readFileSync(new URL(check, APT_FIXTURES), 'utf8')) as OnnxCheck;
+      const committed = readFileSync(new URL(name, APT_FIXTURES));
+      const { model, pruner } = await load(variant);
+      const file = join(dir, `again-${variant}.onnx`);
+      await pruner.exportOnnx(model, file);
+      const regenerate = 'regenerate: npx tsx scripts/fixtures/export-apt-onnx.ts && /usr/bin/python3 scripts/fixtures/check_apt_onnx.py';
+      expect(Buffer.compare(readFileSync(file), committed), regenerate).toBe(0);
+      expect(createHash('sha256').update(committed).digest('hex'), regenerate).toBe(report.sha256);
+      expect(report.file).toBe(`test/fixtures/apt/${name}`);
+      expect(report.checker).toEqual({ function: 'onnx.checker.check_model(model, full_check=True)', model: 'as encoded', result: 'passed' });
+      expect([report.ir_version, report.opset, report.producer]).toEqual([8, OPSET, 'apt-prune']);
+      expect(report.inputs).toEqual({ images: ['B', 1, 28, 28] });
+      expect(Object.keys(report.outputs).sort()).toEqual(['index.0', 'index.1', 'index.2', 'kept.0', 'kept.1', 'kept.2', 'logits']);
+    },
+  );
 });

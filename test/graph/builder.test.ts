@@ -90,6 +90,13 @@ describe('shape inference', () => {
     expect(g.Concat([h, g.input('h2', 'float32', ['B', 2, 96])], 1).shape).toEqual(['B', 52, 96]);
     expect(g.Concat([h, h], 0).shape).toEqual(['(B+B)', 50, 96]);
     expect(g.Slice(h, [1, 0], [-1, TO_END], [1, 2], [1, 2]).shape).toEqual(['B', 48, 48]);
+    // A symbol plus a constant (Concat of [n] and [c]) trimmed by at most c stays exact.
+    const grown = g.Concat([g.input('hn', 'float32', ['B', 'n', 4]), g.input('h2n', 'float32', ['B', 2, 4])], 1);
+    expect(grown.shape).toEqual(['B', '(n+2)', 4]);
+    expect(g.Slice(grown, [0], [-2], [1]).shape).toEqual(['B', 'n', 4]);
+    expect(g.Slice(grown, [0], [-1], [1]).shape).toEqual(['B', '(n+1)', 4]);
+    expect(g.Slice(grown, [-2], [TO_END], [1]).shape).toEqual(['B', 2, 4]);
+    expect(g.Slice(grown, [0], [-3], [1]).shape).toEqual(['B', '(n+2)[0:-3:1]', 4]); // n may be 0: no claim
     expect(g.Split(h, [32, 64], -1).map((v) => v.shape)).toEqual([
       ['B', 50, 32],
       ['B', 50, 64],

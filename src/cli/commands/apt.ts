@@ -25,6 +25,8 @@ export interface AptArgs {
   readonly distill: DistillOptions | undefined;
   /** Intra-op threads of the training sessions (train); undefined: every core. */
   readonly threads: number | undefined;
+  /** Token fusion (train, extension); undefined keeps the checkpoint's choice. */
+  readonly fuse: boolean | undefined;
 }
 
 const W = 'apt';
@@ -73,6 +75,7 @@ export function parseAptArgs(o: RawOptions, operands: readonly string[]): AptArg
     limitPerClass: optionalInt(W, '--limit-per-class', o['limitPerClass']),
     distill: parseDistill(o['distill'] === undefined ? undefined : stringFlag(W, '--distill', o['distill'])),
     threads: optionalInt(W, '--threads', o['threads']),
+    fuse: o['fuse'] === undefined ? undefined : o['fuse'] === true,
   };
 }
 
@@ -91,6 +94,7 @@ export const aptCommand = defineCommand({
       .addOption(option('--images <n>', 'per-image reports (eval) or token maps (viz)', '8'))
       .option('--limit-per-class <k>', 'only the first k images of each class')
       .option('--threads <t>', 'train: ONNX Runtime intra-op threads of the training steps (default: all cores)')
+      .option('--fuse', 'train, extension (EViT): merge the dropped tokens into one token weighted by CLS attention (default: off, as the source)')
       .option(
         '--distill <α[:T]>',
         'train, extension: stream 1 loss (1 − α)·CE + α·T²·KL(teacher ‖ pruned), teacher frozen (the ViT as training starts, default) or live (default: off, as the source)',
@@ -125,6 +129,7 @@ export const aptCommand = defineCommand({
             train: data.train,
             val: data.val,
             ...(a.threads === undefined ? {} : { session: { intraOpThreads: a.threads } }),
+            ...(a.fuse === undefined ? {} : { fuse: a.fuse }),
           },
           aptProgress(ctx, progress),
         );

@@ -16,6 +16,14 @@ function sliceDim(d: Dim, start: number, end: number, step: number): Dim {
     return Math.max(0, Math.ceil((e - s) / step));
   }
   if (step === 1 && start >= 0 && end >= 0 && !isToEnd(end)) return end - start;
+  // A symbol plus a constant (what Concat of [A] and [c] gives): trimming at most c off either end
+  // is exact whatever A is (A ≥ 0), e.g. (n+1)[0:-1] = n and (n+1)[-1:] = 1.
+  const sum = /^\((.+)\+(\d+)\)$/.exec(d);
+  if (sum && step === 1) {
+    const [sym, c] = [sum[1] as string, Number(sum[2])];
+    if (start === 0 && end < 0 && -end <= c) return c + end === 0 ? sym : `(${sym}+${c + end})`;
+    if (start < 0 && -start <= c && isToEnd(end)) return -start;
+  }
   return `${d}[${start}:${isToEnd(end) ? '' : end}:${step}]`;
 }
 
