@@ -56,15 +56,17 @@ export function prunedForward(
   const keeps: Value[] = [];
   const indices: Value[] = [];
   const cutOf = new Map(p.cutLayers.map((l, k) => [l, k]));
-  let masked: { keep: Value; bias: Value } | null = null;
+  let maskedKeep: Value | null = null;
   let state: Gathered | null = null;
+  /** Attention bias of the blocks after the latest cut (masked keys; none for static gathers). */
+  let bias: Value | undefined;
   let index0: Value | null = null;
   /** The fused slot's alive mask [B, 1] once the sequence carries one (last position). */
   let slotAlive: Value | null = null;
   let entering = (c.imageSize / c.patchSize) ** 2 + 1;
   const withSlot = (keep: Value) => (slotAlive ? appendSlot(g, keep, slotAlive) : keep);
   const hooks: ForwardHooks = {
-    attnBias: () => (mode === 'masked' ? masked?.bias : state && p.strategy.kind === 'threshold' ? keyBias(g, withSlot(state.keep)) : undefined),
+    attnBias: () => bias,
     afterBlock: (i, out, clsAttn) => {
       const k = cutOf.get(i);
       if (k === undefined) return undefined;
@@ -77,9 +79,9 @@ export function prunedForward(
         let after: Value;
         let next: Value | undefined;
         if (mode === 'masked') {
-          const start = masked ? null : allTokens(g, seq.tokens);
+          const start = maskedKeep ? null : allTokens(g, seq.tokens);
           index0 ??= (start as Gathered).index;
-          before = masked?.keep ?? (start as Gathered).keep;
+          before = maskedKeep ?? (start as Gathered).keep;
           after = decideMask(g, p.strategy, countAt(p, k), {
             tokens: seq.tokens,
             clsAttn: seq.attn,
@@ -105,7 +107,9 @@ export function prunedForward(
           slotAlive = p.strategy.kind === 'threshold' ? f.alive : aliveSlot(g, f.alive);
           next = appendSlot(g, next as Value, f.token);
         }
-        if (mode === 'masked') masked = { keep: after, bias: keyBias(g, withSlot(after)) };
+        if (mode === 'masked') maskedKeep = after;
+        // Gathered static counts keep every position alive: no bias. Threshold pads, masked masks.
+        if (mode === 'masked' || p.strategy.kind === 'threshold') bias = keyBias(g, withSlot(mode === 'masked' ? after : (state as Gathered).keep));
         return next;
       });
     },

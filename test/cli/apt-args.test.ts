@@ -31,3 +31,11 @@ describe('apt --threads', () => {
     expect(() => parseAptArgs({ ...base, out: 'runs/a', threads: bad }, ['train'])).toThrow(bad);
   });
 });
+
+describe('apt --fuse', () => {
+  const base = { checkpoint: 'assets/fmnist-vit-t', strategy: 'budget:0.7', recipe: 'fmnist-finetune', updates: '300', seed: '0', images: '8', out: 'runs/a' };
+  it('is unset unless given (the checkpoint decides), true when given', () => {
+    expect(parseAptArgs(base, ['train']).fuse).toBeUndefined();
+    expect(parseAptArgs({ ...base, fuse: true }, ['train']).fuse).toBe(true);
+  });
+});
