@@ -58,7 +58,8 @@ export function aptProgress(ctx: Context, progress: Progress): (e: AptEvent) => 
 
 export interface FinetuneSpec {
   readonly checkpoint: string;
-  readonly strategy: StrategyInput;
+  /** Unset keeps the checkpoint's strategy (a plain checkpoint: threshold). */
+  readonly strategy?: StrategyInput;
   readonly recipe: AptRecipe;
   readonly out: string;
   readonly seed: number;
@@ -79,8 +80,8 @@ export async function finetune(
   onEvent: (e: AptEvent) => void,
 ): Promise<{ model: VitModel; pruner: TokenPruner; result: AptResult; sourceSha256: string }> {
   const { model, pruner, sha256 } = await loadAptCheckpoint(s.checkpoint, {
-    strategy: s.strategy,
     seed: s.seed,
+    ...(s.strategy === undefined ? {} : { strategy: s.strategy }),
     ...(s.fuse === undefined ? {} : { fuse: s.fuse }),
   });
   const info = { seed: s.seed, recipe: s.recipe as never, source: { checkpoint: s.checkpoint, sha256 } };

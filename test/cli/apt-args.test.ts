@@ -39,3 +39,11 @@ describe('apt --fuse', () => {
     expect(parseAptArgs({ ...base, fuse: true }, ['train']).fuse).toBe(true);
   });
 });
+
+describe('apt --strategy default', () => {
+  it('is unset unless given, so eval, export, viz and further training keep the checkpoint’s strategy', () => {
+    const { strategy: _, ...base } = { checkpoint: 'c', strategy: 'x', recipe: 'fmnist-finetune', updates: '300', seed: '0', images: '8', out: 'o' };
+    expect(parseAptArgs(base, ['eval']).strategy).toBeUndefined();
+    expect(parseAptArgs({ ...base, strategy: 'budget:0.5' }, ['eval']).strategy).toEqual({ kind: 'budget', keepRate: 0.5 });
+  });
+});

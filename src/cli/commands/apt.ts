@@ -16,7 +16,8 @@ export interface AptArgs {
   readonly action: Action;
   readonly checkpoint: string;
   readonly out: string | undefined;
-  readonly strategy: StrategyInput;
+  /** Undefined: the checkpoint's strategy (a plain checkpoint: threshold, APT's). */
+  readonly strategy: StrategyInput | undefined;
   readonly recipe: AptRecipeName;
   readonly updates: number;
   readonly seed: number;
@@ -30,6 +31,9 @@ export interface AptArgs {
 }
 
 const W = 'apt';
+
+/** The strategy override for loadAptCheckpoint / finetune: none unless --strategy was given. */
+const strategyOf = (a: AptArgs): { strategy?: StrategyInput } => (a.strategy === undefined ? {} : { strategy: a.strategy });
 
 /** `threshold` (τ = 0.5), `threshold:0.6` (τ), `budget:0.7`, `evit:0.7`, `random:0.7` (keep rate per cut layer). */
 export function parseStrategy(s: string): StrategyInput {
@@ -67,7 +71,7 @@ export function parseAptArgs(o: RawOptions, operands: readonly string[]): AptArg
     action,
     checkpoint: stringFlag(W, '--checkpoint', o['checkpoint']),
     out,
-    strategy: parseStrategy(stringFlag(W, '--strategy', o['strategy'])),
+    strategy: o['strategy'] === undefined ? undefined : parseStrategy(stringFlag(W, '--strategy', o['strategy'])),
     recipe: choiceFlag(W, '--recipe', o['recipe'], APT_RECIPES),
     updates: intFlag(W, '--updates', o['updates']),
     seed: intFlag(W, '--seed', o['seed'], 0),
@@ -87,7 +91,10 @@ export const aptCommand = defineCommand({
       .argument('<action>', APT_ACTIONS.join(' | '))
       .requiredOption('--checkpoint <path>', 'a ViT checkpoint (apt-prune train) or an APT checkpoint (apt train)')
       .option('--out <path>', 'train: run directory; export: .onnx file; viz: .png file')
-      .addOption(option('--strategy <s>', 'threshold[:τ] (APT, τ = 0.5) | budget:<rate> | evit:<rate> | random:<rate>', 'threshold'))
+      .option(
+        '--strategy <s>',
+        "threshold[:τ] (APT, τ = 0.5) | budget:<rate> | evit:<rate> | random:<rate> (default: the checkpoint's; threshold for a plain ViT checkpoint)",
+      )
       .addOption(option('--recipe <name>', APT_RECIPES.join(' | '), 'fmnist-finetune'))
       .addOption(option('--updates <n>', 'optimizer updates (train)', '300'))
       .addOption(option('--seed <n>', 'seed of pruner init, data order and exploration', '0'))
@@ -109,7 +116,7 @@ export const aptCommand = defineCommand({
     const progress = createProgress(ctx);
     try {
       if (a.action === 'export') {
-        const { model, pruner } = await loadAptCheckpoint(a.checkpoint, { strategy: a.strategy, seed: a.seed });
+        const { model, pruner } = await loadAptCheckpoint(a.checkpoint, { ...strategyOf(a), seed: a.seed });
         const r = await pruner.exportOnnx(model, a.out as string);
         ctx.emit({ kind: 'summary', command: 'apt export', ...r });
         ctx.print(`wrote ${r.path} (${(r.bytes / 1e6).toFixed(2)} MB): ViT + ${pruner.config.cutLayers.length} pruners + token dropping, one graph`);
@@ -122,7 +129,7 @@ export const aptCommand = defineCommand({
         const r = await finetune(
           {
             checkpoint: a.checkpoint,
-            strategy: a.strategy,
+            ...strategyOf(a),
             recipe,
             out: a.out as string,
             seed: a.seed,
@@ -140,7 +147,7 @@ export const aptCommand = defineCommand({
         );
         return EXIT.ok;
       }
-      const { model, pruner } = await loadAptCheckpoint(a.checkpoint, { strategy: a.strategy, seed: a.seed });
+      const { model, pruner } = await loadAptCheckpoint(a.checkpoint, { ...strategyOf(a), seed: a.seed });
       if (a.action === 'viz') {
         await writeTokenMaps(a.out as string, model, pruner, spread(data.test, a.images));
         ctx.print(`wrote ${a.out}: ${a.images} test images, dropped patches greyed after cut layers ${pruner.config.cutLayers.join(', ')}`);
