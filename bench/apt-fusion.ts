@@ -10,6 +10,7 @@ import { batches, fashionMnist } from '../src/data/index.js';
 import { compile, type Session } from '../src/graph/runtime.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { inferenceGraph } from '../src/vit/model.js';
+import { interleave, sessionRuns } from './lib/timing.js';
 
 const arg = (name: string, dflt: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt;
 const checkpoint = arg('checkpoint', 'runs/bench-apt-fuse/budget@27-15-9/best-pruned');
@@ -28,16 +29,13 @@ const test = (await fashionMnist()).test;
 const results = [];
 for (const b of [64, 1]) {
   const images = (batches(test, { batchSize: b, reuseBuffers: false }).next().value as { images: Tensor<'float32'> }).images;
-  const calls = b === 1 ? 400 : 16;
-  const seconds: Record<string, number> = { plain: 0, drop: 0, fused: 0 };
-  for (const s of Object.values(sessions)) for (let i = 0; i < 3; i++) await s.run({ images });
-  for (let r = 0; r < rounds; r++)
-    for (const [name, s] of Object.entries(sessions)) {
-      const t = performance.now();
-      for (let i = 0; i < calls; i++) await s.run({ images });
-      seconds[name] = (seconds[name] as number) + (performance.now() - t) / 1000;
-    }
-  const ips = Object.fromEntries(Object.entries(seconds).map(([k, t]) => [k, (rounds * calls * b) / t])) as Record<'plain' | 'drop' | 'fused', number>;
+  const contenders = Object.fromEntries(Object.entries(sessions).map(([name, s]) => [name, sessionRuns(s, { images })]));
+  const seconds = await interleave(contenders, rounds, b === 1 ? 400 : 16);
+  // Images per second over every timed call (mean rate, as bench/apt's throughput).
+  const ips = Object.fromEntries(Object.entries(seconds).map(([k, t]) => [k, (t.length * b) / t.reduce((x, y) => x + y, 0)])) as Record<
+    'plain' | 'drop' | 'fused',
+    number
+  >;
   results.push({ batch: b, imagesPerSec: ips, speedup: { drop: ips.drop / ips.plain, fused: ips.fused / ips.plain } });
 }
 console.log(JSON.stringify({ bench: 'apt-fusion', checkpoint, strategy: pruner.config.strategy, rounds, results }));

@@ -91,6 +91,7 @@ export function resolvePrunerConfig(vit: VitConfig, o: PrunerOptions = {}): Prun
       }
     });
   }
+  if (o.fuse !== undefined && typeof o.fuse !== 'boolean') throw new ValueError(where, `fuse must be true or false, got ${JSON.stringify(o.fuse)}`);
   const greedy = o.exploreGreedyProb ?? 0.5;
   if (!(greedy >= 0 && greedy <= 1)) throw new ValueError(where, `exploreGreedyProb must be in [0, 1], got ${greedy}`);
   return { cutLayers: cuts, strategy, exploreGreedyProb: greedy, bugCompatExplore: o.bugCompatExplore ?? false, fuse: o.fuse ?? false };

@@ -91,7 +91,7 @@ export function prunedForward(
             randomScore: rnd,
           });
           keeps.push(after);
-          next = fuseHere ? seq.tokens : undefined;
+          next = undefined; // masked: the sequence stays as it is
         } else {
           const cur: Gathered = state ? { ...state, tokens: seq.tokens } : allTokens(g, seq.tokens);
           const randomScore = rnd ? g.GatherElements(rnd, cur.index, 1) : undefined;
@@ -105,7 +105,7 @@ export function prunedForward(
           const f = fuseDropped(g, seq.tokens, g.Sub(before, after), seq.attn, seq.slot);
           // Static counts that drop something always fuse something: the slot needs no mask.
           slotAlive = p.strategy.kind === 'threshold' ? f.alive : aliveSlot(g, f.alive);
-          next = appendSlot(g, next as Value, f.token);
+          next = appendSlot(g, next ?? seq.tokens, f.token);
         }
         if (mode === 'masked') maskedKeep = after;
         // Gathered static counts keep every position alive: no bias. Threshold pads, masked masks.

@@ -219,6 +219,10 @@ describe('training with fusion', () => {
     expect(a.equals(await train(dropOnly))).toBe(false);
   });
 
+  it('a fuse option that is not a boolean: ValueError naming the value', () => {
+    expect(() => TokenPruner.create(TINY, { fuse: 'yes' as unknown as boolean })).toThrow(/fuse must be true or false, got "yes"/);
+  });
+
   it('fuse is saved with the checkpoint and comes back on load', async () => {
     const pruner = TokenPruner.create(TINY, { strategy: { kind: 'evit', keep: [10, 6, 3] }, fuse: true });
     const dir = mkdtempSync(join(tmpdir(), 'apt-fuse-'));
