@@ -13,6 +13,8 @@
  * `--distill=0.5[:T[:live]]` fine-tunes every contender with the opt-in distillation from the plain model
  * (an extension; use its own --out). `--fuse=1` fine-tunes every contender with token fusion (EViT's
  * extension: dropped tokens merged into one; keep counts for ≈ m MACs count the fused token; own --out).
+ * `--context=pruned` fine-tunes the scorer contenders with stream 2 inside stream 1's pruned state
+ * (an extension; own --out).
  * Two shards side by side: `--threads=1 --speed=0 --only=…` each (training only), then one run
  * without --only measures the throughput of every contender alone (`--remeasure=1` measures again).
  */
@@ -24,6 +26,7 @@ import { macsRatio } from '../src/agent/report.js';
 import { aptReport, finetune, recipeByName, throughput } from '../src/cli/apt-run.js';
 import { parseDistill } from '../src/cli/commands/apt.js';
 import { fashionMnist } from '../src/data/index.js';
+import type { RewardContext } from '../src/train/apt-recipe.js';
 import { numTokens } from '../src/vit/config.js';
 
 const arg = (name: string, dflt: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt;
@@ -40,6 +43,9 @@ const remeasure = arg('remeasure', '0') === '1';
 // --distill=0.5, 0.5:2 or 0.5:1:live (α[:T[:teacher]]): the opt-in distillation of stream 1, every contender.
 const distill = parseDistill(arg('distill', '') || undefined);
 const fuse = arg('fuse', '0') === '1';
+// --context=pruned: stream 2 measures a token's removal inside stream 1's pruned state (an extension).
+const rewardContext = arg('context', 'plain') as RewardContext;
+if (rewardContext !== 'plain' && rewardContext !== 'pruned') throw new Error(`--context must be plain or pruned, got ${rewardContext}`);
 mkdirSync(out, { recursive: true });
 
 const base = await loadAptCheckpoint(checkpoint);
@@ -85,7 +91,12 @@ for (const ct of contenders) {
   if (existsSync(file)) result = JSON.parse(readFileSync(file, 'utf8'));
   else {
     const started = performance.now();
-    const recipe = { ...recipeByName('fmnist-finetune', updates, seed), ...(distill ? { distill } : {}) };
+    const recipe = {
+      ...recipeByName('fmnist-finetune', updates, seed),
+      ...(distill ? { distill } : {}),
+      // Only the contenders with a scorer (threshold, budget) have a stream 2.
+      ...(rewardContext === 'pruned' && (ct.strategy === 'threshold' || (ct.strategy as { kind: string }).kind === 'budget') ? { rewardContext } : {}),
+    } as const;
     const tuned = await finetune({ checkpoint, strategy: ct.strategy, recipe, out: dir, seed, train: data.train, val: data.val, session, fuse }, (e) => {
       if (e.kind === 'eval')
         console.error(
@@ -101,6 +112,7 @@ for (const ct of contenders) {
       updates,
       ...(distill ? { distill } : {}),
       ...(fuse ? { fuse } : {}),
+      ...(rewardContext === 'pruned' ? { rewardContext } : {}),
       bestUpdate: tuned.result.bestPruned.update,
       testPruned: r.prunedAccuracy,
       testNoPruning: r.plainAccuracy,

@@ -40,3 +40,71 @@ export function oneCutMask(j: Int32Array, n: number): Float32Array {
   });
   return m;
 }
+
+/**
+ * Stream 2's exploration inside stream 1's state at one cut (the 'pruned' reward context, an
+ * extension). Candidates are the patch tokens alive entering the cut (`before` = 1). For each
+ * sample: draw u; if u > 1 − greedyProb take a boundary token — on a second draw < 0.5 the kept
+ * token (`after` = 1) with the highest P(drop), else the token dropped at this cut with the lowest
+ * P(drop) (first on ties; the other side when one is empty) — else a candidate uniformly. A sample
+ * with no patch alive (threshold cuts can drop all) has no boundary and draws from every patch token.
+ * pDrop, before, after are row-major [B, N]. Returns j per sample.
+ */
+export function exploreInContext(
+  pDrop: Float32Array,
+  before: Float32Array,
+  after: Float32Array,
+  batch: number,
+  n: number,
+  rng: Rng,
+  greedyProb = 0.5,
+): Int32Array {
+  if (pDrop.length !== batch * n || before.length !== batch * n || after.length !== batch * n || n < 2)
+    throw new ShapeError(
+      'exploreInContext',
+      `pDrop, before and after must be [${batch}, N ≥ 2], got ${pDrop.length}, ${before.length}, ${after.length} values for ${fmtDims([batch, n])}`,
+    );
+  const out = new Int32Array(batch);
+  for (let b = 0; b < batch; b++) {
+    const row = b * n;
+    const alive: number[] = [];
+    let nextToDrop = -1; // kept here, highest P(drop)
+    let nextToKeep = -1; // dropped here, lowest P(drop)
+    for (let j = 1; j < n; j++) {
+      if (before[row + j] !== 1) continue;
+      alive.push(j);
+      const p = pDrop[row + j] as number;
+      if (after[row + j] === 1) {
+        if (nextToDrop < 0 || p > (pDrop[row + nextToDrop] as number)) nextToDrop = j;
+      } else if (nextToKeep < 0 || p < (pDrop[row + nextToKeep] as number)) nextToKeep = j;
+    }
+    // Threshold cuts may have dropped every patch already: then any patch, restored from this cut on.
+    if (alive.length === 0) for (let j = 1; j < n; j++) alive.push(j);
+    if (rng.uniform() > 1 - greedyProb && nextToDrop + nextToKeep > -2) {
+      const dropSide = rng.uniform() < 0.5;
+      out[b] = (dropSide && nextToDrop >= 0) || nextToKeep < 0 ? nextToDrop : nextToKeep;
+    } else out[b] = alive[Math.floor(rng.uniform() * alive.length)] as number;
+  }
+  return out;
+}
+
+/**
+ * The masks of stream 2 in the pruned context: stream 1's alive masks after cuts k…K−1 ([B, N]
+ * each) with token j_b toggled from cut k on — dropped if stream 1 kept it at cut k, restored if
+ * stream 1 dropped it there. `kept[b]` says which (1 = it was kept, so the copy drops it).
+ */
+export function toggledMasks(masks: readonly Float32Array[], j: Int32Array, n: number): { masks: Float32Array[]; kept: Uint8Array } {
+  const kept = new Uint8Array(j.length);
+  const first = masks[0] as Float32Array;
+  j.forEach((t, b) => {
+    kept[b] = first[b * n + t] === 1 ? 1 : 0;
+  });
+  const out = masks.map((m) => {
+    const copy = m.slice();
+    j.forEach((t, b) => {
+      copy[b * n + t] = kept[b] ? 0 : 1;
+    });
+    return copy;
+  });
+  return { masks: out, kept };
+}

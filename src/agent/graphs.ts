@@ -1,7 +1,7 @@
 import { Graph } from '../graph/builder.js';
 import { correctCount, distillationKL, softmaxCrossEntropy } from '../graph/nn.js';
 import type { Dim, Value } from '../graph/types.js';
-import type { DistillOptions } from '../train/apt-recipe.js';
+import type { DistillOptions, RewardContext } from '../train/apt-recipe.js';
 import { addGradients } from '../train/step.js';
 import type { VitConfig } from '../vit/config.js';
 import { classify, type ForwardHooks } from '../vit/model.js';
@@ -20,6 +20,8 @@ export interface PrunedForward {
   readonly keeps: readonly Value[];
   /** Gathered mode, per cut layer: original token index of each kept position [B, n_k] int64. */
   readonly indices: readonly Value[];
+  /** Per cut layer: the block output the pruner decided on (masked: [B, N, D], all positions). */
+  readonly cutStates: readonly Value[];
 }
 
 /** Count of tokens kept at cut k (static strategies); threshold decides per token. */
@@ -55,6 +57,7 @@ export function prunedForward(
 ): PrunedForward {
   const keeps: Value[] = [];
   const indices: Value[] = [];
+  const cutStates: Value[] = [];
   const cutOf = new Map(p.cutLayers.map((l, k) => [l, k]));
   let maskedKeep: Value | null = null;
   let state: Gathered | null = null;
@@ -72,6 +75,7 @@ export function prunedForward(
       if (k === undefined) return undefined;
       return g.scope(`prune.${k}`, () => {
         const seq = slotAlive ? splitFused(g, out, clsAttn) : { tokens: out, attn: clsAttn, slot: undefined };
+        cutStates.push(seq.tokens);
         const fuseHere = p.fuse && (slotAlive !== null || mayDrop(p, k, entering));
         if (p.strategy.kind !== 'threshold') entering = countAt(p, k);
         const rnd = randomScores[k];
@@ -114,7 +118,7 @@ export function prunedForward(
       });
     },
   };
-  return { logits: classify(g, vit, images, c, hooks).logits, keeps, indices };
+  return { logits: classify(g, vit, images, c, hooks).logits, keeps, indices, cutStates };
 }
 
 /** Declares the pruners' parameters, named as in checkpoints (`clip_layer.{k}.…`). */
@@ -159,7 +163,7 @@ export function prunedInferenceGraph(c: VitConfig, p: PrunerConfig, mode: PruneM
  * (1 − α)·CE + α·T²·KL(teacher ‖ pruned), the teacher's logits detached: stream 0's plain logits
  * (`teacher: 'live'`) or an input `logits.teacher` [B, K] (`'frozen'`, the default).
  */
-export function aptTrainGraph(c: VitConfig, p: PrunerConfig, distill?: DistillOptions): Graph {
+export function aptTrainGraph(c: VitConfig, p: PrunerConfig, distill?: DistillOptions, rewardContext: RewardContext = 'plain'): Graph {
   const g = new Graph(`${c.name}-apt-train`);
   const images = g.input('images', 'float32', ['B', c.inChans, c.imageSize, c.imageSize]);
   const labels = g.input('labels', 'int64', ['B']);
@@ -184,6 +188,15 @@ export function aptTrainGraph(c: VitConfig, p: PrunerConfig, distill?: DistillOp
   s1.keeps.forEach((k, i) => {
     g.output(`kept.${i}`, g.ReduceSum(k, [1], false));
   });
+  if (rewardContext === 'pruned') {
+    g.output('logits.pruned', g.StopGradient(s1.logits));
+    s1.cutStates.forEach((state, k) => {
+      const h = g.StopGradient(state);
+      g.output(`h1.${k}`, h);
+      g.output(`mask1.${k}`, g.StopGradient(s1.keeps[k] as Value));
+      g.output(`pdrop1.${k}`, dropProbability(g, prunerLogits(g, scorers[k] as Params<ScorerKey>, h)));
+    });
+  }
   addGradients(g, loss, vit);
   return g;
 }
@@ -206,6 +219,32 @@ export function tailGraph(c: VitConfig, cut: number): Graph {
   const bias = keyBias(g, keep);
   const vit = vitParams(g, c);
   g.output('logits', classify(g, vit, null, c, { start: cut + 1, tokens: h, attnBias: () => bias }).logits);
+  return g;
+}
+
+/**
+ * Stream 2 in the pruned context (an extension): the forward from cut k of stream 1's state. `h`
+ * [B, N, D] is block cutLayers[k]'s output in stream 1 (masked), `keep.{k'}` [B, N] for k' = k…K−1
+ * the alive masks after each remaining cut (stream 1's, with one token toggled) → `logits`. With
+ * stream 1's own masks it reproduces stream 1's logits.
+ */
+export function contextTailGraph(c: VitConfig, p: PrunerConfig, k: number): Graph {
+  const g = new Graph(`${c.name}-apt-context-tail-${k}`);
+  const n = (c.imageSize / c.patchSize) ** 2 + 1;
+  const h = g.input('h', 'float32', ['B', n, c.dim]);
+  const biasAfter = new Map(p.cutLayers.slice(k).map((l, i) => [l, keyBias(g, g.input(`keep.${k + i}`, 'float32', ['B', n]))]));
+  let bias = biasAfter.get(p.cutLayers[k] as number);
+  const vit = vitParams(g, c);
+  const hooks: ForwardHooks = {
+    start: (p.cutLayers[k] as number) + 1,
+    tokens: h,
+    attnBias: () => bias,
+    afterBlock: (i) => {
+      bias = biasAfter.get(i) ?? bias;
+      return undefined;
+    },
+  };
+  g.output('logits', classify(g, vit, null, c, hooks).logits);
   return g;
 }
 

@@ -9,8 +9,18 @@ export {
   type StrategyInput,
   usesScorer,
 } from './config.js';
-export { type ExploreOptions, explore, oneCutMask } from './explore.js';
-export { agentLossGraph, aptTrainGraph, type PrunedForward, type PruneMode, prunedForward, prunedInferenceGraph, prunerParams, tailGraph } from './graphs.js';
+export { type ExploreOptions, explore, exploreInContext, oneCutMask, toggledMasks } from './explore.js';
+export {
+  agentLossGraph,
+  aptTrainGraph,
+  contextTailGraph,
+  type PrunedForward,
+  type PruneMode,
+  prunedForward,
+  prunedInferenceGraph,
+  prunerParams,
+  tailGraph,
+} from './graphs.js';
 export { applyPlan, type KeepPlan, keepAll, meanKept, tokenCounts, tokensPerLayer } from './keep-plan.js';
 export { checkScorers, initScorers, prunerKey, type ScorerKey, scorerFeeds, scorerParamCount, scorerShapes } from './params.js';
 export { type RunResult, TokenPruner } from './pruner.js';

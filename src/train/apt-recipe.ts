@@ -26,7 +26,17 @@ export interface AptRecipe {
    * (1 − alpha)·CE(pruned, y) + alpha·T²·KL(teacher ‖ pruned), a plain model teaching the pruned one.
    */
   readonly distill?: DistillOptions;
+  /**
+   * Extension (absent = 'plain', the source): where stream 2 measures a token's removal. 'plain':
+   * from the plain model (one token dropped from all). 'pruned': inside stream 1's pruned state —
+   * a token stream 1 kept at the cut is dropped, or one it dropped there is restored — so each
+   * pruner learns the marginal token among those its decisions leave, on the states it sees when
+   * pruning. Needs a strategy with a scorer and no fusion.
+   */
+  readonly rewardContext?: RewardContext;
 }
+
+export type RewardContext = 'plain' | 'pruned';
 
 /**
  * Distillation of the pruned forward from a plain one: weight alpha in (0, 1], temperature T > 0.
@@ -93,6 +103,8 @@ export function checkAptRecipe(r: AptRecipe): void {
   if (!Number.isInteger(r.warmup) || r.warmup < 0 || r.warmup >= r.total)
     throw new ValueError(where, `recipe.warmup must be in [0, ${r.total}), got ${r.warmup}`);
   if (!(r.lr > 0) || !(r.maxGradNorm > 0)) throw new ValueError(where, `recipe.lr and recipe.maxGradNorm must be > 0, got ${r.lr} and ${r.maxGradNorm}`);
+  if (r.rewardContext !== undefined && r.rewardContext !== 'plain' && r.rewardContext !== 'pruned')
+    throw new ValueError(where, `recipe.rewardContext must be 'plain' or 'pruned', got ${JSON.stringify(r.rewardContext)}`);
   if (r.distill !== undefined) {
     const { alpha, temperature, teacher = 'frozen' } = r.distill;
     if (!(alpha > 0 && alpha <= 1) || !(temperature > 0))

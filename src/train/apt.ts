@@ -1,13 +1,11 @@
 import { usesScorer } from '../agent/config.js';
-import { explore, oneCutMask } from '../agent/explore.js';
-import { agentLossGraph, aptTrainGraph, tailGraph } from '../agent/graphs.js';
+import { agentLossGraph, aptTrainGraph, contextTailGraph, tailGraph } from '../agent/graphs.js';
 import type { KeepPlan } from '../agent/keep-plan.js';
 import { scorerFeeds } from '../agent/params.js';
 import type { TokenPruner } from '../agent/pruner.js';
 import { assertDataset, type Dataset } from '../data/dataset.js';
 import { batches } from '../data/loader.js';
 import { compile, promiseCache, type Session, type SessionOptions, trainingSession } from '../graph/runtime.js';
-import { pruningReward, rewardLabels } from '../reward/pruning.js';
 import { NonFiniteLossError, ShapeError, ValueError } from '../tensor/errors.js';
 import { Rng } from '../tensor/rng.js';
 import { type Tensor, tensor } from '../tensor/tensor.js';
@@ -15,6 +13,7 @@ import type { VitModel } from '../vit/api.js';
 import { forward } from '../vit/api.js';
 import { numTokens } from '../vit/config.js';
 import { type AptRecipe, checkAptRecipe } from './apt-recipe.js';
+import { stream2 } from './apt-stream2.js';
 import { scoreLogits } from './metrics.js';
 import { clipGradNorm, type ParamStore, SGD } from './optim.js';
 import { warmupCosine } from './schedule.js';
@@ -47,7 +46,8 @@ export interface AptOptions {
   readonly session?: SessionOptions;
   /**
    * Replaces stream 2's exploration (parity replays, tests): cut index k, the pruner's P(drop)
-   * [B, N] on the micro-batch, the data-set rows of its samples and N → j per sample (1…N−1).
+   * [B, N] on the micro-batch (on stream 1's state with `rewardContext: 'pruned'`, where j must be
+   * alive entering the cut), the data-set rows of its samples and N → j per sample (1…N−1).
    * Default: `explore` on the run's seeded generator.
    */
   readonly explore?: (k: number, pDrop: Float32Array, rows: Int32Array, n: number) => Int32Array;
@@ -97,16 +97,6 @@ export async function evaluateApt(
   return { plainAccuracy: plain / n, prunedAccuracy: pruned / n, prunedLoss: loss / n, keptMean: kept.map((v) => v / n), firstPlans: firstPlans as KeepPlan };
 }
 
-/** An `explore` override's answer: one patch token (1…N−1) per sample. */
-function checkChosen(j: Int32Array, b: number, n: number): Int32Array {
-  if (!(j instanceof Int32Array) || j.length !== b)
-    throw new ValueError('train.apt', `explore must return an Int32Array of ${b} token indices, got ${j?.length} values`);
-  j.forEach((t, i) => {
-    if (!(t >= 1 && t < n)) throw new ValueError('train.apt', `explore chose token ${t} for sample ${i}; must be in [1, ${n - 1}]`);
-  });
-  return j;
-}
-
 const cached = promiseCache<Session>();
 
 /**
@@ -117,7 +107,9 @@ const cached = promiseCache<Session>();
  *     p_plain[y]) → reward-sign labels → 2-class cross-entropy → gradient into pruner ℓ only.
  * Each loss is divided by accum; every accum micro-batches one joint clip over ViT + pruners, the
  * warmup-cosine lr of update k (scheduler before optimizer, as the source) and an SGD step.
- * Strategies without an agent (evit, random) fine-tune the ViT through S1 alone.
+ * Strategies without an agent (evit, random) fine-tune the ViT through S1 alone. With
+ * `recipe.rewardContext: 'pruned'` (extension) S2 toggles one token inside S1's state instead.
+ * (apt-stream2.ts).
  */
 export async function apt(o: AptOptions): Promise<AptResult> {
   const { model, pruner, recipe } = o;
@@ -139,8 +131,16 @@ export async function apt(o: AptOptions): Promise<AptResult> {
   const withAgent = usesScorer(pc.strategy);
   const so = trainingSession(o.session);
   const key = JSON.stringify([c, pc, so]);
-  const graphA = await cached(`A${key}${JSON.stringify(recipe.distill ?? null)}`, () => compile(aptTrainGraph(c, pc, recipe.distill), so));
-  const tails = withAgent ? await Promise.all(pc.cutLayers.map((l) => cached(`T${l}${key}`, () => compile(tailGraph(c, l), so)))) : [];
+  const context = recipe.rewardContext ?? 'plain';
+  if (context === 'pruned' && (!withAgent || pc.fuse))
+    throw new ValueError(
+      'train.apt',
+      `recipe.rewardContext 'pruned' needs a strategy with a scorer and no fusion, got ${pc.strategy.kind}${pc.fuse ? ' with fuse' : ''}`,
+    );
+  const graphA = await cached(`A${key}${JSON.stringify([recipe.distill ?? null, context])}`, () => compile(aptTrainGraph(c, pc, recipe.distill, context), so));
+  const tailOf = (k: number, l: number) =>
+    context === 'pruned' ? cached(`X${k}${key}`, () => compile(contextTailGraph(c, pc, k), so)) : cached(`T${l}${key}`, () => compile(tailGraph(c, l), so));
+  const tails = withAgent ? await Promise.all(pc.cutLayers.map((l, k) => tailOf(k, l))) : [];
   const agent = withAgent ? await cached(`C${key}`, () => compile(agentLossGraph(c), so)) : null;
 
   // Distillation's frozen teacher: the ViT as it is now, copied before any update.
@@ -206,20 +206,24 @@ export async function apt(o: AptOptions): Promise<AptResult> {
         stats.kept[k] = (stats.kept[k] as number) + Array.from((a[`kept.${k}`] as Tensor).data as Float32Array).reduce((s, v) => s + v, 0) / b / recipe.accum;
       });
       for (let k = 0; withAgent && k < pc.cutLayers.length; k++) {
-        const h = a[`h.${k}`] as Tensor<'float32'>;
-        const pDrop = (a[`pdrop.${k}`] as Tensor<'float32'>).data;
-        const j = o.explore
-          ? checkChosen(o.explore(k, pDrop, batch.indices, n), b, n)
-          : explore(pDrop, b, n, exploreRng, { greedyProb: pc.exploreGreedyProb, bugCompat: pc.bugCompatExplore });
-        const tail = await (tails[k] as Session).run({ ...model.params, h, keep: tensor(oneCutMask(j, n), [b, n]) });
-        const r = pruningReward({
-          logitsPlain: a['logits.plain'] as Tensor,
-          logitsPruned: tail.logits as Tensor,
+        const { h, j, labels } = await stream2({
+          k,
+          context,
+          a,
           labels: batch.labels,
-          kind: recipe.rewardKind,
+          vit: model.params,
+          tail: tails[k] as Session,
+          pruner: pc,
+          rewardKind: recipe.rewardKind,
+          rng: exploreRng,
+          explore: o.explore && ((kk, pDrop, nn) => (o.explore as NonNullable<AptOptions['explore']>)(kk, pDrop, batch.indices, nn)),
         });
-        const labels = tensor(BigInt64Array.from(rewardLabels(r), BigInt), [b], 'int64');
-        const out = await (agent as Session).run({ ...scorerFeeds(pruner.params, k), h, j: tensor(BigInt64Array.from(j, BigInt), [b], 'int64'), c: labels });
+        const out = await (agent as Session).run({
+          ...scorerFeeds(pruner.params, k),
+          h,
+          j: tensor(BigInt64Array.from(j, BigInt), [b], 'int64'),
+          c: tensor(BigInt64Array.from(labels, BigInt), [b], 'int64'),
+        });
         stats.agent[k] = (stats.agent[k] as number) + Number((out.loss as Tensor).data[0]) / recipe.accum;
         for (const m of ['query', 'key', 'value', 'fc'])
           for (const w of ['weight', 'bias']) add(`clip_layer.${k}.${m}.${w}`, out[gradName(`${m}.${w}`)] as Tensor);

@@ -40,6 +40,20 @@ describe('apt --fuse', () => {
   });
 });
 
+describe('apt --reward-context', () => {
+  const base = { checkpoint: 'assets/fmnist-vit-t', strategy: 'budget:0.7', recipe: 'fmnist-finetune', updates: '300', seed: '0', images: '8', out: 'runs/a' };
+  it('is unset unless given (the source’s plain context), plain or pruned when given', () => {
+    expect(parseAptArgs(base, ['train']).rewardContext).toBeUndefined();
+    expect(parseAptArgs({ ...base, rewardContext: 'pruned' }, ['train']).rewardContext).toBe('pruned');
+    expect(parseAptArgs({ ...base, rewardContext: 'plain' }, ['train']).rewardContext).toBe('plain');
+  });
+
+  it('refuses another value naming it', () => {
+    expect(() => parseAptArgs({ ...base, rewardContext: 'tail' }, ['train'])).toThrow(UsageError);
+    expect(() => parseAptArgs({ ...base, rewardContext: 'tail' }, ['train'])).toThrow("got 'tail'");
+  });
+});
+
 describe('apt --strategy default', () => {
   it('is unset unless given, so eval, export, viz and further training keep the checkpoint’s strategy', () => {
     const { strategy: _, ...base } = { checkpoint: 'c', strategy: 'x', recipe: 'fmnist-finetune', updates: '300', seed: '0', images: '8', out: 'o' };

@@ -2,7 +2,7 @@ import { loadAptCheckpoint } from '../../agent/checkpoint.js';
 import type { StrategyInput } from '../../agent/config.js';
 import { validLines } from '../../agent/report.js';
 import { fashionMnist } from '../../data/index.js';
-import type { DistillOptions } from '../../train/apt-recipe.js';
+import type { DistillOptions, RewardContext } from '../../train/apt-recipe.js';
 import { APT_RECIPES, type AptRecipeName, aptProgress, aptReport, finetune, recipeByName, spread, writeTokenMaps } from '../apt-run.js';
 import { defineCommand } from '../command.js';
 import { EXIT, UsageError } from '../errors.js';
@@ -10,6 +10,7 @@ import { choiceFlag, intFlag, option, optionalInt, type RawOptions, stringFlag }
 import { createProgress } from '../progress.js';
 
 export const APT_ACTIONS = ['train', 'eval', 'export', 'viz'] as const;
+const REWARD_CONTEXTS = ['plain', 'pruned'] as const;
 type Action = (typeof APT_ACTIONS)[number];
 
 export interface AptArgs {
@@ -28,6 +29,8 @@ export interface AptArgs {
   readonly threads: number | undefined;
   /** Token fusion (train, extension); undefined keeps the checkpoint's choice. */
   readonly fuse: boolean | undefined;
+  /** Where stream 2 measures a token's removal (train, extension); undefined: 'plain', the source. */
+  readonly rewardContext: RewardContext | undefined;
 }
 
 const W = 'apt';
@@ -80,6 +83,7 @@ export function parseAptArgs(o: RawOptions, operands: readonly string[]): AptArg
     distill: parseDistill(o['distill'] === undefined ? undefined : stringFlag(W, '--distill', o['distill'])),
     threads: optionalInt(W, '--threads', o['threads']),
     fuse: o['fuse'] === undefined ? undefined : o['fuse'] === true,
+    rewardContext: o['rewardContext'] === undefined ? undefined : choiceFlag(W, '--reward-context', o['rewardContext'], REWARD_CONTEXTS),
   };
 }
 
@@ -101,6 +105,10 @@ export const aptCommand = defineCommand({
       .addOption(option('--images <n>', 'per-image reports (eval) or token maps (viz)', '8'))
       .option('--limit-per-class <k>', 'only the first k images of each class')
       .option('--threads <t>', 'train: ONNX Runtime intra-op threads of the training steps (default: all cores)')
+      .option(
+        '--reward-context <c>',
+        "train: where stream 2 measures a token's removal — plain (the source: from the plain model) | pruned (extension: inside stream 1's pruned state)",
+      )
       .option('--fuse', 'train, extension (EViT): merge the dropped tokens into one token weighted by CLS attention (default: off, as the source)')
       .option(
         '--distill <α[:T]>',
@@ -125,7 +133,11 @@ export const aptCommand = defineCommand({
       progress.phase('loading Fashion-MNIST');
       const data = await fashionMnist({ validation: true, limitPerClass: a.limitPerClass });
       if (a.action === 'train') {
-        const recipe = { ...recipeByName(a.recipe, a.updates, a.seed), ...(a.distill ? { distill: a.distill } : {}) };
+        const recipe = {
+          ...recipeByName(a.recipe, a.updates, a.seed),
+          ...(a.distill ? { distill: a.distill } : {}),
+          ...(a.rewardContext ? { rewardContext: a.rewardContext } : {}),
+        };
         const r = await finetune(
           {
             checkpoint: a.checkpoint,
