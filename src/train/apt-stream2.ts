@@ -26,9 +26,13 @@ export interface Stream2Inputs {
   readonly pruner: PrunerConfig;
   readonly rewardKind: RewardKind;
   readonly rng: Rng;
-  /** An exploration override (see AptOptions.explore): k, P(drop) [B, N], data rows, N → j. */
-  readonly explore?: ((k: number, pDrop: Float32Array, n: number) => Int32Array) | undefined;
+  /** The data-set rows of the micro-batch's samples (for `explore`). */
+  readonly rows: Int32Array;
+  readonly explore?: ExploreOverride | undefined;
 }
+
+/** Replaces stream 2's exploration (see AptOptions.explore): cut k, P(drop) [B, N], data rows, N → j per sample. */
+export type ExploreOverride = (k: number, pDrop: Float32Array, rows: Int32Array, n: number) => Int32Array;
 
 /**
  * Stream 2 for cut k. 'plain' (the source): one patch token per sample dropped from the plain
@@ -45,7 +49,7 @@ export async function stream2(s: Stream2Inputs): Promise<Stream2Sample> {
   const pDrop = (a[ctx ? `pdrop1.${k}` : `pdrop.${k}`] as Tensor<'float32'>).data;
   if (!ctx) {
     const j = s.explore
-      ? checkChosen(s.explore(k, pDrop, n), b, n)
+      ? checkChosen(s.explore(k, pDrop, s.rows, n), b, n)
       : explore(pDrop, b, n, s.rng, { greedyProb: s.pruner.exploreGreedyProb, bugCompat: s.pruner.bugCompatExplore });
     const out = await s.tail.run({ ...s.vit, h, keep: tensor(oneCutMask(j, n), [b, n]) });
     const r = pruningReward({ logitsPlain: a['logits.plain'] as Tensor, logitsPruned: out.logits as Tensor, labels: s.labels, kind: s.rewardKind });
@@ -54,7 +58,9 @@ export async function stream2(s: Stream2Inputs): Promise<Stream2Sample> {
   const mask = (i: number) => (a[`mask1.${i}`] as Tensor<'float32'>).data;
   const before = k === 0 ? new Float32Array(b * n).fill(1) : mask(k - 1);
   const after = mask(k);
-  const j = s.explore ? checkChosen(s.explore(k, pDrop, n), b, n, before) : exploreInContext(pDrop, before, after, b, n, s.rng, s.pruner.exploreGreedyProb);
+  const j = s.explore
+    ? checkChosen(s.explore(k, pDrop, s.rows, n), b, n, before)
+    : exploreInContext(pDrop, before, after, b, n, s.rng, s.pruner.exploreGreedyProb);
   const later = s.pruner.cutLayers.slice(k).map((_, i) => mask(k + i));
   const t = toggledMasks(later, j, n);
   const feeds = Object.fromEntries(t.masks.map((m, i) => [`keep.${k + i}`, tensor(m, [b, n])]));

@@ -13,7 +13,7 @@ import type { VitModel } from '../vit/api.js';
 import { forward } from '../vit/api.js';
 import { numTokens } from '../vit/config.js';
 import { type AptRecipe, checkAptRecipe } from './apt-recipe.js';
-import { stream2 } from './apt-stream2.js';
+import { type ExploreOverride, stream2 } from './apt-stream2.js';
 import { scoreLogits } from './metrics.js';
 import { clipGradNorm, type ParamStore, SGD } from './optim.js';
 import { warmupCosine } from './schedule.js';
@@ -50,7 +50,7 @@ export interface AptOptions {
    * alive entering the cut), the data-set rows of its samples and N → j per sample (1…N−1).
    * Default: `explore` on the run's seeded generator.
    */
-  readonly explore?: (k: number, pDrop: Float32Array, rows: Int32Array, n: number) => Int32Array;
+  readonly explore?: ExploreOverride;
 }
 
 export interface AptResult {
@@ -216,7 +216,8 @@ export async function apt(o: AptOptions): Promise<AptResult> {
           pruner: pc,
           rewardKind: recipe.rewardKind,
           rng: exploreRng,
-          explore: o.explore && ((kk, pDrop, nn) => (o.explore as NonNullable<AptOptions['explore']>)(kk, pDrop, batch.indices, nn)),
+          rows: batch.indices,
+          explore: o.explore,
         });
         const out = await (agent as Session).run({
           ...scorerFeeds(pruner.params, k),

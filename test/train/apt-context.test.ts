@@ -146,7 +146,18 @@ describe('the tail from stream 1’s state', () => {
     let [kept, restored] = [0, 0];
     for (const k of [0, 1, 2]) {
       const tail = await compile(contextTailGraph(TINY, budget.config, k), SESSION);
-      const s = await stream2({ k, context: 'pruned', a, labels, vit: model.params, tail, pruner: budget.config, rewardKind: 'prob', rng: new Rng(k + 7) });
+      const s = await stream2({
+        k,
+        context: 'pruned',
+        a,
+        labels,
+        vit: model.params,
+        tail,
+        pruner: budget.config,
+        rewardKind: 'prob',
+        rng: new Rng(k + 7),
+        rows: new Int32Array(B),
+      });
       const t = toggledMasks(masks.slice(k), s.j, N);
       const other = await fixedMaskLogits([...masks.slice(0, k), ...t.masks]);
       const base = a['logits.pruned']?.data as Float32Array;
