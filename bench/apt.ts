@@ -21,7 +21,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAptCheckpoint } from '../src/agent/checkpoint.js';
-import { keepCounts, type StrategyInput } from '../src/agent/config.js';
+import { keepCounts, type Strategy, type StrategyInput, usesScorer } from '../src/agent/config.js';
 import { macsRatio } from '../src/agent/report.js';
 import { aptReport, finetune, recipeByName, throughput } from '../src/cli/apt-run.js';
 import { parseDistill } from '../src/cli/commands/apt.js';
@@ -95,7 +95,7 @@ for (const ct of contenders) {
       ...recipeByName('fmnist-finetune', updates, seed),
       ...(distill ? { distill } : {}),
       // Only the contenders with a scorer (threshold, budget) have a stream 2.
-      ...(rewardContext === 'pruned' && (ct.strategy === 'threshold' || (ct.strategy as { kind: string }).kind === 'budget') ? { rewardContext } : {}),
+      ...(rewardContext === 'pruned' && (ct.strategy === 'threshold' || usesScorer(ct.strategy as Strategy)) ? { rewardContext } : {}),
     } as const;
     const tuned = await finetune({ checkpoint, strategy: ct.strategy, recipe, out: dir, seed, train: data.train, val: data.val, session, fuse }, (e) => {
       if (e.kind === 'eval')

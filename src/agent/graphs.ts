@@ -3,7 +3,7 @@ import { correctCount, distillationKL, softmaxCrossEntropy } from '../graph/nn.j
 import type { Dim, Value } from '../graph/types.js';
 import type { DistillOptions, RewardContext } from '../train/apt-recipe.js';
 import { addGradients } from '../train/step.js';
-import type { VitConfig } from '../vit/config.js';
+import { numTokens, type VitConfig } from '../vit/config.js';
 import { classify, type ForwardHooks } from '../vit/model.js';
 import { type Params, type VitKey, vitParams } from '../vit/params.js';
 import type { PrunerConfig } from './config.js';
@@ -230,7 +230,7 @@ export function tailGraph(c: VitConfig, cut: number): Graph {
  */
 export function contextTailGraph(c: VitConfig, p: PrunerConfig, k: number): Graph {
   const g = new Graph(`${c.name}-apt-context-tail-${k}`);
-  const n = (c.imageSize / c.patchSize) ** 2 + 1;
+  const n = numTokens(c);
   const h = g.input('h', 'float32', ['B', n, c.dim]);
   const biasAfter = new Map(p.cutLayers.slice(k).map((l, i) => [l, keyBias(g, g.input(`keep.${k + i}`, 'float32', ['B', n]))]));
   let bias = biasAfter.get(p.cutLayers[k] as number);

@@ -22,7 +22,7 @@ import { gradName } from '../../src/train/step.js';
 import { classify } from '../../src/vit/model.js';
 import { vitParams } from '../../src/vit/params.js';
 import { expectAllclose } from '../helpers/allclose.js';
-import { blobDataset, copyOf, mixedPruner, N, paramBytes, randomImages, runGraph, SESSION, setFc, TINY, tinyModel } from '../helpers/apt.js';
+import { blobDataset, copyOf, mixedPruner, N, paramBytes, randomImages, runGraph, SESSION, setFc, TINY, tinyAptRecipe, tinyModel } from '../helpers/apt.js';
 
 const model = tinyModel();
 const images = randomImages(11, 4);
@@ -193,21 +193,7 @@ describe('training with fusion', () => {
 
   it('train.apt with fusion: same seed → bit-identical after 2 updates, different from dropping outright', async () => {
     const pruner = await mixedPruner(model, x, 6, 2, { strategy: { kind: 'budget', keep: [10, 6, 3] }, fuse: true });
-    const recipe = {
-      name: 't',
-      batch: 12,
-      accum: 3,
-      lr: 0.05,
-      momentum: 0.9,
-      weightDecay: 0,
-      warmup: 1,
-      total: 2,
-      maxGradNorm: 1,
-      evalEvery: 1000,
-      rewardKind: 'prob',
-      augment: false,
-      seed: 3,
-    } as const;
+    const recipe = tinyAptRecipe({ name: 't', warmup: 1, total: 2, maxGradNorm: 1, seed: 3 });
     const train = async (p: TokenPruner) => {
       const c = copyOf(model, p);
       await apt({ model: c.model, pruner: c.pruner, train: ds, recipe, session: SESSION });

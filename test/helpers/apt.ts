@@ -12,6 +12,7 @@ import { compile } from '../../src/graph/runtime.js';
 import type { Value } from '../../src/graph/types.js';
 import { Rng } from '../../src/tensor/rng.js';
 import { clone, type Tensor, tensor } from '../../src/tensor/tensor.js';
+import type { AptRecipe } from '../../src/train/index.js';
 import { create, VIT_PRESETS, type VitConfig, type VitModel } from '../../src/vit/index.js';
 import { classify } from '../../src/vit/model.js';
 import { type Params, vitParams } from '../../src/vit/params.js';
@@ -137,6 +138,26 @@ export async function mixedPruner(
     bias[1] = (bias[1] as number) - mid;
   }
   return TokenPruner.fromStateDict(model.config, params, base.config);
+}
+
+/** The train.apt recipe of the tiny tests: 12 images as 3 micro-batches of 4, SGD 0.05, no clipping to speak of; override per test. */
+export function tinyAptRecipe(overrides: Partial<AptRecipe> = {}): AptRecipe {
+  return {
+    name: 'test',
+    batch: 12,
+    accum: 3,
+    lr: 0.05,
+    momentum: 0.9,
+    weightDecay: 0,
+    warmup: 4,
+    total: 10,
+    maxGradNorm: 1e9,
+    evalEvery: 1000,
+    rewardKind: 'prob',
+    augment: false,
+    seed: 0,
+    ...overrides,
+  };
 }
 
 /** A tiny model with a random (not zero) head. */

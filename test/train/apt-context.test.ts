@@ -18,7 +18,7 @@ import { type AptRecipe, apt } from '../../src/train/index.js';
 import { classify } from '../../src/vit/model.js';
 import { vitParams } from '../../src/vit/params.js';
 import { expectAllclose } from '../helpers/allclose.js';
-import { blobDataset, copyOf, mixedPruner, N, paramBytes, runGraph, SESSION, TINY, tinyModel } from '../helpers/apt.js';
+import { blobDataset, copyOf, mixedPruner, N, paramBytes, runGraph, SESSION, TINY, tinyAptRecipe, tinyModel } from '../helpers/apt.js';
 
 const ds = blobDataset(12, 3);
 const images = [...batches(ds, { batchSize: 12, reuseBuffers: false })][0]?.images as Tensor<'float32'>;
@@ -174,21 +174,7 @@ describe('the tail from stream 1’s state', () => {
   });
 });
 
-const RECIPE: AptRecipe = {
-  name: 'test',
-  batch: 12,
-  accum: 3,
-  lr: 0.05,
-  momentum: 0.9,
-  weightDecay: 0,
-  warmup: 1,
-  total: 3,
-  maxGradNorm: 1e9,
-  evalEvery: 1000,
-  rewardKind: 'prob',
-  augment: false,
-  seed: 5,
-};
+const RECIPE = tinyAptRecipe({ warmup: 1, total: 3, seed: 5 });
 
 async function train(pruner: TokenPruner, recipe: Partial<AptRecipe>) {
   const c = copyOf(model, pruner);

@@ -20,28 +20,14 @@ import type { VitModel } from '../../src/vit/index.js';
 import { classify } from '../../src/vit/model.js';
 import { vitParams } from '../../src/vit/params.js';
 import { expectAllclose } from '../helpers/allclose.js';
-import { blobDataset, copyOf, copyParams, mixedPruner, N, paramBytes, runGraph, SESSION, TINY, tinyModel } from '../helpers/apt.js';
+import { blobDataset, copyOf, copyParams, mixedPruner, N, paramBytes, runGraph, SESSION, TINY, tinyAptRecipe, tinyModel } from '../helpers/apt.js';
 
 const ds = blobDataset(12, 3);
 const images = [...batches(ds, { batchSize: 12, reuseBuffers: false })][0]?.images as Tensor<'float32'>;
 const labels = tensor(BigInt64Array.from(ds.labels, BigInt), [12]);
 const model = tinyModel(1);
 const pruner = await mixedPruner(model, images, 11);
-const BASE: AptRecipe = {
-  name: 'test',
-  batch: 12,
-  accum: 3,
-  lr: 0.05,
-  momentum: 0.9,
-  weightDecay: 0,
-  warmup: 4,
-  total: 10,
-  maxGradNorm: 1e9,
-  evalEvery: 1000,
-  rewardKind: 'prob',
-  augment: false,
-  seed: 0,
-};
+const BASE = tinyAptRecipe();
 /** A fixed exploration choice per (cut, data-set row). */
 const fixed =
   (shift = [0, 0, 0]) =>
