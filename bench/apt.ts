@@ -14,7 +14,8 @@
  * (an extension; use its own --out). `--fuse=1` fine-tunes every contender with token fusion (EViT's
  * extension: dropped tokens merged into one; keep counts for ≈ m MACs count the fused token; own --out).
  * `--context=pruned` fine-tunes the scorer contenders with stream 2 inside stream 1's pruned state
- * (an extension; own --out).
+ * (an extension; own --out). `--task-grad=λ` gives the scorer contenders stream 1's loss gradient
+ * through straight-through key gates, weight λ (an extension; own --out).
  * Two shards side by side: `--threads=1 --speed=0 --only=…` each (training only), then one run
  * without --only measures the throughput of every contender alone (`--remeasure=1` measures again).
  */
@@ -46,6 +47,9 @@ const fuse = arg('fuse', '0') === '1';
 // --context=pruned: stream 2 measures a token's removal inside stream 1's pruned state (an extension).
 const rewardContext = arg('context', 'plain') as RewardContext;
 if (rewardContext !== 'plain' && rewardContext !== 'pruned') throw new Error(`--context must be plain or pruned, got ${rewardContext}`);
+// --task-grad=λ: the scorers also learn from stream 1's loss (straight-through gates, an extension).
+const taskGrad = Number(arg('task-grad', '0'));
+if (!(taskGrad >= 0)) throw new Error(`--task-grad must be a number ≥ 0, got ${arg('task-grad', '0')}`);
 mkdirSync(out, { recursive: true });
 
 const base = await loadAptCheckpoint(checkpoint);
@@ -63,6 +67,8 @@ function rateFor(target: number, withPruners: boolean): number {
   }
   return lo;
 }
+
+const hasScorer = (s: StrategyInput) => s === 'threshold' || usesScorer(s as Strategy);
 
 const contenders: { name: string; strategy: StrategyInput }[] = [
   { name: 'plain', strategy: { kind: 'budget', keep: cuts.map(() => numTokens(c)) } },
@@ -94,8 +100,9 @@ for (const ct of contenders) {
     const recipe = {
       ...recipeByName('fmnist-finetune', updates, seed),
       ...(distill ? { distill } : {}),
-      // Only the contenders with a scorer (threshold, budget) have a stream 2.
-      ...(rewardContext === 'pruned' && (ct.strategy === 'threshold' || usesScorer(ct.strategy as Strategy)) ? { rewardContext } : {}),
+      // Only the contenders with a scorer (threshold, budget) have a stream 2 and a gate to learn through.
+      ...(rewardContext === 'pruned' && hasScorer(ct.strategy) ? { rewardContext } : {}),
+      ...(taskGrad > 0 && hasScorer(ct.strategy) ? { taskGrad } : {}),
     } as const;
     const tuned = await finetune({ checkpoint, strategy: ct.strategy, recipe, out: dir, seed, train: data.train, val: data.val, session, fuse }, (e) => {
       if (e.kind === 'eval')
@@ -113,6 +120,7 @@ for (const ct of contenders) {
       ...(distill ? { distill } : {}),
       ...(fuse ? { fuse } : {}),
       ...(rewardContext === 'pruned' ? { rewardContext } : {}),
+      ...(taskGrad > 0 ? { taskGrad } : {}),
       bestUpdate: tuned.result.bestPruned.update,
       testPruned: r.prunedAccuracy,
       testNoPruning: r.plainAccuracy,

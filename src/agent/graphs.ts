@@ -1,16 +1,17 @@
 import { Graph } from '../graph/builder.js';
 import { correctCount, distillationKL, softmaxCrossEntropy } from '../graph/nn.js';
 import type { Dim, Value } from '../graph/types.js';
+import { ValueError } from '../tensor/errors.js';
 import type { DistillOptions, RewardContext } from '../train/apt-recipe.js';
 import { addGradients } from '../train/step.js';
 import { numTokens, type VitConfig } from '../vit/config.js';
 import { classify, type ForwardHooks } from '../vit/model.js';
 import { type Params, type VitKey, vitParams } from '../vit/params.js';
-import type { PrunerConfig } from './config.js';
+import { type PrunerConfig, usesScorer } from './config.js';
 import { aliveSlot, appendSlot, fuseDropped, splitFused } from './fusion.js';
 import { type ScorerKey, scorerParams } from './params.js';
 import { dropProbability, prunerLogits } from './scorer.js';
-import { allTokens, decideAndGather, decideMask, type Gathered, keyBias } from './tokens.js';
+import { allTokens, decideAndGather, decideMask, type Gathered, keyBias, straightThroughGate } from './tokens.js';
 
 export type PruneMode = 'masked' | 'gathered';
 
@@ -54,7 +55,13 @@ export function prunedForward(
   p: PrunerConfig,
   mode: PruneMode,
   randomScores: readonly Value[] = [],
+  taskGrad = 0,
 ): PrunedForward {
+  if (taskGrad > 0 && (mode !== 'masked' || p.fuse || !usesScorer(p.strategy)))
+    throw new ValueError(
+      'prunedForward',
+      `taskGrad needs the masked form, a strategy with a scorer and no fusion, got ${mode} ${p.strategy.kind}${p.fuse ? ' with fuse' : ''}`,
+    );
   const keeps: Value[] = [];
   const indices: Value[] = [];
   const cutStates: Value[] = [];
@@ -63,6 +70,9 @@ export function prunedForward(
   let state: Gathered | null = null;
   /** Attention bias of the blocks after the latest cut (masked keys; none for static gathers). */
   let bias: Value | undefined;
+  /** With taskGrad: the straight-through keep gate [B, N] (accumulating) and its attention form. */
+  let gate: Value | null = null;
+  let attnGate: Value | undefined;
   let index0: Value | null = null;
   /** The fused slot's alive mask [B, 1] once the sequence carries one (last position). */
   let slotAlive: Value | null = null;
@@ -70,6 +80,7 @@ export function prunedForward(
   const withSlot = (keep: Value) => (slotAlive ? appendSlot(g, keep, slotAlive) : keep);
   const hooks: ForwardHooks = {
     attnBias: () => bias,
+    attnGate: () => attnGate,
     afterBlock: (i, out, clsAttn) => {
       const k = cutOf.get(i);
       if (k === undefined) return undefined;
@@ -112,8 +123,12 @@ export function prunedForward(
           next = appendSlot(g, next ?? seq.tokens, f.token);
         }
         if (mode === 'masked') maskedKeep = after;
+        if (taskGrad > 0) {
+          gate = straightThroughGate(g, gate, after, scorers[k] as Params<ScorerKey>, seq.tokens, taskGrad);
+          attnGate = g.Unsqueeze(gate, [1, 2]);
+        }
         // Gathered static counts keep every position alive: no bias. Threshold pads, masked masks.
-        if (mode === 'masked' || p.strategy.kind === 'threshold') bias = keyBias(g, withSlot(mode === 'masked' ? after : (state as Gathered).keep));
+        else if (mode === 'masked' || p.strategy.kind === 'threshold') bias = keyBias(g, withSlot(mode === 'masked' ? after : (state as Gathered).keep));
         return next;
       });
     },
@@ -153,6 +168,16 @@ export function prunedInferenceGraph(c: VitConfig, p: PrunerConfig, mode: PruneM
   return g;
 }
 
+/** Extensions of the training graph (all absent = the source's streams 0 and 1). */
+export interface AptGraphOptions {
+  /** Stream 1's loss becomes (1 − α)·CE + α·T²·KL(teacher ‖ pruned), see `DistillOptions`. */
+  readonly distill?: DistillOptions;
+  /** 'pruned': also output stream 1's cut states, masks and P(drop) for stream 2 in that context. */
+  readonly rewardContext?: RewardContext;
+  /** λ > 0: the pruners also get λ·∂loss/∂θ through straight-through key gates (masked stream 1). */
+  readonly taskGrad?: number;
+}
+
 /**
  * Streams 0 and 1 of APT training in one graph. Inputs `images`, `labels`, the ViT and pruner
  * parameters. Stream 0 (plain, no gradient): `logits.plain`, and per cut layer the block output
@@ -161,9 +186,12 @@ export function prunedInferenceGraph(c: VitConfig, p: PrunerConfig, mode: PruneM
  * gradient of `loss` for every ViT parameter only — the pruners' inputs are detached and their
  * decisions are comparisons, so no gradient reaches them. With `distill` (an extension), `loss` =
  * (1 − α)·CE + α·T²·KL(teacher ‖ pruned), the teacher's logits detached: stream 0's plain logits
- * (`teacher: 'live'`) or an input `logits.teacher` [B, K] (`'frozen'`, the default).
+ * (`teacher: 'live'`) or an input `logits.teacher` [B, K] (`'frozen'`, the default). With
+ * `taskGrad` λ > 0 (an extension) the same forward also outputs `grad:clip_layer.{k}.…`, λ times the
+ * loss's gradient through straight-through gates (`straightThroughGate`).
  */
-export function aptTrainGraph(c: VitConfig, p: PrunerConfig, distill?: DistillOptions, rewardContext: RewardContext = 'plain'): Graph {
+export function aptTrainGraph(c: VitConfig, p: PrunerConfig, opts: AptGraphOptions = {}): Graph {
+  const { distill, rewardContext = 'plain', taskGrad = 0 } = opts;
   const g = new Graph(`${c.name}-apt-train`);
   const images = g.input('images', 'float32', ['B', c.inChans, c.imageSize, c.imageSize]);
   const labels = g.input('labels', 'int64', ['B']);
@@ -176,7 +204,7 @@ export function aptTrainGraph(c: VitConfig, p: PrunerConfig, distill?: DistillOp
     g.output(`h.${k}`, h);
     g.output(`pdrop.${k}`, dropProbability(g, prunerLogits(g, scorers[k] as Params<ScorerKey>, h)));
   });
-  const s1 = g.scope('pruned', () => prunedForward(g, vit, scorers, images, c, p, 'masked', randomInputs(g, c, p)));
+  const s1 = g.scope('pruned', () => prunedForward(g, vit, scorers, images, c, p, 'masked', randomInputs(g, c, p), taskGrad));
   const ce = softmaxCrossEntropy(g, s1.logits, labels);
   const loss = distill
     ? g.Add(
@@ -197,7 +225,8 @@ export function aptTrainGraph(c: VitConfig, p: PrunerConfig, distill?: DistillOp
       g.output(`pdrop1.${k}`, dropProbability(g, prunerLogits(g, scorers[k] as Params<ScorerKey>, h)));
     });
   }
-  addGradients(g, loss, vit);
+  const agents = taskGrad > 0 ? scorers.flatMap((sp, k) => Object.entries(sp).map(([key, v]) => [`clip_layer.${k}.${key}`, v] as const)) : [];
+  addGradients(g, loss, { ...vit, ...Object.fromEntries(agents) });
   return g;
 }
 

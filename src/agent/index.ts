@@ -11,6 +11,7 @@ export {
 } from './config.js';
 export { type ExploreOptions, explore, exploreInContext, oneCutMask, toggledMasks } from './explore.js';
 export {
+  type AptGraphOptions,
   agentLossGraph,
   aptTrainGraph,
   contextTailGraph,
@@ -26,5 +27,5 @@ export { checkScorers, initScorers, prunerKey, type ScorerKey, scorerFeeds, scor
 export { type RunResult, TokenPruner } from './pruner.js';
 export { imageReport, macsRatio, validLines } from './report.js';
 export { dropLogit, dropProbability, prunerLogits } from './scorer.js';
-export { allTokens, decideAndGather, decideMask, type Gathered, keyBias } from './tokens.js';
+export { allTokens, decideAndGather, decideMask, type Gathered, keyBias, straightThroughGate } from './tokens.js';
 export { renderTokenMaps, type TokenMapImage } from './viz.js';

@@ -11,6 +11,19 @@ export function keyBias(g: Graph, keep: Value): Value {
   return g.Unsqueeze(g.Mul(g.Sub(g.constLike(keep, 1), keep), g.constLike(keep, -10000)), [1, 2]);
 }
 
+/**
+ * The task-gradient extension's key gate after a cut: previous gate (null before the first cut) ⊙
+ * (hard keep + λ·(s − stop(s))), s = 1 − P(drop) of this cut's pruner. Its value is the hard mask
+ * [B, N] (the forward is unchanged); its gradient reaches the pruner as λ·∂loss/∂gate — for a kept
+ * token the effect of down-weighting it, for a dropped one of restoring it (DynamicViT's
+ * straight-through masks, here on APT's hard decisions).
+ */
+export function straightThroughGate(g: Graph, prev: Value | null, hard: Value, scorer: Params<ScorerKey>, tokens: Value, weight: number): Value {
+  const soft = g.Sigmoid(g.Neg(dropLogit(g, scorer, tokens)));
+  const st = g.Add(hard, g.scale(g.Sub(soft, g.StopGradient(soft)), weight));
+  return prev ? g.Mul(prev, st) : st;
+}
+
 /** What a decision at one cut layer may read. */
 export interface DecisionInputs {
   /** Block output [B, N, D] at the cut (the pruner detaches it). */

@@ -34,6 +34,14 @@ export interface AptRecipe {
    * pruning. Needs a strategy with a scorer and no fusion.
    */
   readonly rewardContext?: RewardContext;
+  /**
+   * Extension (absent or 0 = the source, where no task gradient reaches the pruners): weight λ of
+   * stream 1's loss gradient into the pruners, through straight-through key gates — the forward keeps
+   * the hard decisions, the backward sees gate = hard + λ·(s − stop(s)), s = 1 − P(drop), so a kept
+   * token whose weight hurts the loss and a dropped token whose return would help both move the
+   * scorer. Added to stream 2's agent loss. Needs a strategy with a scorer and no fusion.
+   */
+  readonly taskGrad?: number;
 }
 
 export type RewardContext = 'plain' | 'pruned';
@@ -105,6 +113,8 @@ export function checkAptRecipe(r: AptRecipe): void {
   if (!(r.lr > 0) || !(r.maxGradNorm > 0)) throw new ValueError(where, `recipe.lr and recipe.maxGradNorm must be > 0, got ${r.lr} and ${r.maxGradNorm}`);
   if (r.rewardContext !== undefined && r.rewardContext !== 'plain' && r.rewardContext !== 'pruned')
     throw new ValueError(where, `recipe.rewardContext must be 'plain' or 'pruned', got ${JSON.stringify(r.rewardContext)}`);
+  if (r.taskGrad !== undefined && !(Number.isFinite(r.taskGrad) && r.taskGrad >= 0))
+    throw new ValueError(where, `recipe.taskGrad must be a finite number ≥ 0, got ${r.taskGrad}`);
   if (r.distill !== undefined) {
     const { alpha, temperature, teacher = 'frozen' } = r.distill;
     if (!(alpha > 0 && alpha <= 1) || !(temperature > 0))

@@ -137,7 +137,11 @@ export async function apt(o: AptOptions): Promise<AptResult> {
       'train.apt',
       `recipe.rewardContext 'pruned' needs a strategy with a scorer and no fusion, got ${pc.strategy.kind}${pc.fuse ? ' with fuse' : ''}`,
     );
-  const graphA = await cached(`A${key}${JSON.stringify([recipe.distill ?? null, context])}`, () => compile(aptTrainGraph(c, pc, recipe.distill, context), so));
+  const taskGrad = recipe.taskGrad ?? 0;
+  if (taskGrad > 0 && (!withAgent || pc.fuse))
+    throw new ValueError('train.apt', `recipe.taskGrad needs a strategy with a scorer and no fusion, got ${pc.strategy.kind}${pc.fuse ? ' with fuse' : ''}`);
+  const graphOpts = { distill: recipe.distill, rewardContext: context, taskGrad };
+  const graphA = await cached(`A${key}${JSON.stringify(graphOpts)}`, () => compile(aptTrainGraph(c, pc, graphOpts), so));
   const tailOf = (k: number, l: number) =>
     context === 'pruned' ? cached(`X${k}${key}`, () => compile(contextTailGraph(c, pc, k), so)) : cached(`T${l}${key}`, () => compile(tailGraph(c, l), so));
   const tails = withAgent ? await Promise.all(pc.cutLayers.map((l, k) => tailOf(k, l))) : [];
@@ -201,6 +205,7 @@ export async function apt(o: AptOptions): Promise<AptResult> {
       const loss1 = Number((a.loss as Tensor).data[0]);
       if (!Number.isFinite(loss1)) throw new NonFiniteLossError('train.apt', update + 1, loss1);
       for (const name of Object.keys(model.params)) add(name, a[gradName(name)] as Tensor);
+      if (taskGrad > 0) for (const name of Object.keys(pruner.params)) add(name, a[gradName(name)] as Tensor);
       stats.loss += loss1 / recipe.accum;
       pc.cutLayers.forEach((_, k) => {
         stats.kept[k] = (stats.kept[k] as number) + Array.from((a[`kept.${k}`] as Tensor).data as Float32Array).reduce((s, v) => s + v, 0) / b / recipe.accum;

@@ -26,6 +26,12 @@ export function patchEmbed(g: Graph, p: Params<PatchEmbedKey>, cls: Value, pos: 
 export interface AttentionOptions {
   /** Additive bias on the attention logits, broadcast to [B, H, N, N] (e.g. −10000 on dropped keys). */
   readonly bias?: Value;
+  /**
+   * Multiplicative key gate [B, 1, 1, N], applied after the softmax and renormalised: attn_ij ∝
+   * softmax_j · gate_j. A 0/1 gate gives the same attention as a −10000 bias on the zeros; unlike the
+   * bias it is differentiable at 0 (the first-order effect of restoring a key). CLS must stay open.
+   */
+  readonly gate?: Value;
 }
 
 /**
@@ -42,7 +48,11 @@ export function attention(g: Graph, p: Params<AttnKey>, x: Value, heads: number,
     const [q, k, v] = g.Split(parts, [1, 1, 1], 0).map((t) => g.Squeeze(t, [0])) as [Value, Value, Value];
     let logits = g.MatMul(g.scale(q, dh ** -0.5), g.Transpose(k, [0, 1, 3, 2])); // [B, H, N, N]
     if (opts.bias) logits = g.Add(logits, opts.bias);
-    const attn = g.Softmax(logits, -1);
+    let attn = g.Softmax(logits, -1);
+    if (opts.gate) {
+      const gated = g.Mul(attn, opts.gate);
+      attn = g.Div(gated, g.ReduceSum(gated, [3], true));
+    }
     const out = g.Reshape(g.Transpose(g.MatMul(attn, v), [0, 2, 1, 3]), [0, 0, d]); // [B, N, D]
     const clsAttn = g.ReduceMean(g.Slice(attn, [0], [1], [2]), [1, 2], false); // [B, N]
     return { y: linear(g, out, p['proj.weight'], p['proj.bias']), clsAttn };

@@ -10,6 +10,8 @@ import { type Params, scope, type VitKey, vitParams } from './params.js';
 export interface ForwardHooks {
   /** Additive attention-logit bias for block i (e.g. −10000 on masked keys), or undefined. */
   readonly attnBias?: (i: number) => Value | undefined;
+  /** Multiplicative key gate for block i ([B, 1, 1, N], see `attention`), or undefined. */
+  readonly attnGate?: (i: number) => Value | undefined;
   /** Sees block i's output [B, N, D] and CLS attention [B, N]; may return a replacement (e.g. kept tokens only). */
   readonly afterBlock?: (i: number, out: Value, clsAttn: Value) => Value | undefined;
   /** First block to run (default 0); with `start > 0`, `images` is ignored and `tokens` is block start's input. */
@@ -33,7 +35,7 @@ export function forwardFeatures(g: Graph, p: Params<VitKey>, images: Value | nul
   const blockOutputs: Value[] = [];
   const clsAttn: Value[] = [];
   for (let i = start; i < c.depth; i++) {
-    const r = g.scope(`blocks.${i}`, () => block(g, scope(p, `blocks.${i}`), x, c, { bias: hooks.attnBias?.(i) }));
+    const r = g.scope(`blocks.${i}`, () => block(g, scope(p, `blocks.${i}`), x, c, { bias: hooks.attnBias?.(i), gate: hooks.attnGate?.(i) }));
     blockOutputs.push(r.out);
     clsAttn.push(r.clsAttn);
     x = hooks.afterBlock?.(i, r.out, r.clsAttn) ?? r.out;

@@ -118,7 +118,7 @@ describe('the tail from stream 1’s state', () => {
     ['budget', budget],
   ] as const) {
     it(`${name}: with stream 1’s masks it gives stream 1’s logits; toggled, a full forward under the toggled masks`, async () => {
-      const a = await runGraph(aptTrainGraph(TINY, pruner.config, undefined, 'pruned'), { ...model.params, ...pruner.params, images, labels });
+      const a = await runGraph(aptTrainGraph(TINY, pruner.config, { rewardContext: 'pruned' }), { ...model.params, ...pruner.params, images, labels });
       const masks = [0, 1, 2].map((k) => a[`mask1.${k}`]?.data as Float32Array);
       expect(masks[2]?.filter((v) => v === 0).length).toBeGreaterThan(B * 4);
       expectAllclose(await fixedMaskLogits(masks), a['logits.pruned']?.data as Float32Array, { atol: 1e-5, what: 'stream 1 = fixed masks' });
@@ -141,7 +141,7 @@ describe('the tail from stream 1’s state', () => {
   }
 
   it('the label is 1 exactly where dropping the token raises p[y] in stream 1’s context, kept or restored', async () => {
-    const a = await runGraph(aptTrainGraph(TINY, budget.config, undefined, 'pruned'), { ...model.params, ...budget.params, images, labels });
+    const a = await runGraph(aptTrainGraph(TINY, budget.config, { rewardContext: 'pruned' }), { ...model.params, ...budget.params, images, labels });
     const masks = [0, 1, 2].map((k) => a[`mask1.${k}`]?.data as Float32Array);
     let [kept, restored] = [0, 0];
     for (const k of [0, 1, 2]) {

@@ -63,10 +63,10 @@ describe('stream 1 with distillation from the plain model', () => {
       expect(Math.abs(want - kl(p, q, 10, temperature))).toBeGreaterThan(1e-3);
       expect(want).toBeGreaterThan(0.01);
       for (const alpha of [0.3, 1]) {
-        const live = await runGraph(aptTrainGraph(TINY, pruner.config, { alpha, temperature, teacher: 'live' }), sharp);
+        const live = await runGraph(aptTrainGraph(TINY, pruner.config, { distill: { alpha, temperature, teacher: 'live' } }), sharp);
         expect(toNumbers(live.loss as Tensor)[0]).toBeCloseTo((1 - alpha) * ce + alpha * want, 4);
         // 'frozen' takes the teacher's logits as an input: fed stream 0's, it gives the same loss
-        const frozen = await runGraph(aptTrainGraph(TINY, pruner.config, { alpha, temperature }), {
+        const frozen = await runGraph(aptTrainGraph(TINY, pruner.config, { distill: { alpha, temperature } }), {
           ...sharp,
           'logits.teacher': faithful['logits.plain'] as Tensor,
         });
@@ -79,7 +79,7 @@ describe('stream 1 with distillation from the plain model', () => {
     const config = { ...pruner.config, strategy: { kind: 'budget' as const, keep: pruner.config.cutLayers.map(() => N) } };
     const keepAll = TokenPruner.fromStateDict(pruner.vit, pruner.params, config);
     const faithful = await runGraph(aptTrainGraph(TINY, keepAll.config), feeds);
-    const d = await runGraph(aptTrainGraph(TINY, keepAll.config, { alpha: 0.25, temperature: 1, teacher: 'live' }), feeds);
+    const d = await runGraph(aptTrainGraph(TINY, keepAll.config, { distill: { alpha: 0.25, temperature: 1, teacher: 'live' } }), feeds);
     expect(toNumbers(d.loss as Tensor)[0]).toBeCloseTo(0.75 * (toNumbers(faithful.loss as Tensor)[0] as number), 6);
     for (const k of vitKeys) {
       const want = toNumbers(faithful[gradName(k)] as Tensor).map((g) => 0.75 * g);

@@ -6,7 +6,7 @@ import type { DistillOptions, RewardContext } from '../../train/apt-recipe.js';
 import { APT_RECIPES, type AptRecipeName, aptProgress, aptReport, finetune, recipeByName, spread, writeTokenMaps } from '../apt-run.js';
 import { defineCommand } from '../command.js';
 import { EXIT, UsageError } from '../errors.js';
-import { choiceFlag, intFlag, option, optionalInt, type RawOptions, stringFlag } from '../flags.js';
+import { choiceFlag, intFlag, option, optionalInt, positiveFlag, type RawOptions, stringFlag } from '../flags.js';
 import { createProgress } from '../progress.js';
 
 export const APT_ACTIONS = ['train', 'eval', 'export', 'viz'] as const;
@@ -31,6 +31,8 @@ export interface AptArgs {
   readonly fuse: boolean | undefined;
   /** Where stream 2 measures a token's removal (train, extension); undefined: 'plain', the source. */
   readonly rewardContext: RewardContext | undefined;
+  /** Weight of stream 1's loss gradient into the pruners (train, extension); undefined: none, the source. */
+  readonly taskGrad: number | undefined;
 }
 
 const W = 'apt';
@@ -84,6 +86,7 @@ export function parseAptArgs(o: RawOptions, operands: readonly string[]): AptArg
     threads: optionalInt(W, '--threads', o['threads']),
     fuse: o['fuse'] === undefined ? undefined : o['fuse'] === true,
     rewardContext: o['rewardContext'] === undefined ? undefined : choiceFlag(W, '--reward-context', o['rewardContext'], REWARD_CONTEXTS),
+    taskGrad: o['taskGrad'] === undefined ? undefined : positiveFlag(W, '--task-grad', o['taskGrad']),
   };
 }
 
@@ -108,6 +111,10 @@ export const aptCommand = defineCommand({
       .option(
         '--reward-context <c>',
         "train: where stream 2 measures a token's removal — plain (the source: from the plain model) | pruned (extension: inside stream 1's pruned state)",
+      )
+      .option(
+        '--task-grad <λ>',
+        "train, extension: the pruners also learn from stream 1's loss through straight-through key gates, weight λ (default: off, as the source)",
       )
       .option('--fuse', 'train, extension (EViT): merge the dropped tokens into one token weighted by CLS attention (default: off, as the source)')
       .option(
@@ -137,6 +144,7 @@ export const aptCommand = defineCommand({
           ...recipeByName(a.recipe, a.updates, a.seed),
           ...(a.distill ? { distill: a.distill } : {}),
           ...(a.rewardContext ? { rewardContext: a.rewardContext } : {}),
+          ...(a.taskGrad ? { taskGrad: a.taskGrad } : {}),
         };
         const r = await finetune(
           {
