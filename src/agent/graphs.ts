@@ -76,7 +76,7 @@ export function prunedForward(
   let index0: Value | null = null;
   /** The fused slot's alive mask [B, 1] once the sequence carries one (last position). */
   let slotAlive: Value | null = null;
-  let entering = (c.imageSize / c.patchSize) ** 2 + 1;
+  let entering = numTokens(c);
   const withSlot = (keep: Value) => (slotAlive ? appendSlot(g, keep, slotAlive) : keep);
   const hooks: ForwardHooks = {
     attnBias: () => bias,
@@ -144,7 +144,7 @@ export function prunerParams(g: Graph, c: VitConfig, p: PrunerConfig): Params<Sc
 /** Random-baseline score inputs (`random_score.{k}` [B, N]), one per cut layer, or none. */
 function randomInputs(g: Graph, c: VitConfig, p: PrunerConfig): Value[] {
   if (p.strategy.kind !== 'random') return [];
-  const n = (c.imageSize / c.patchSize) ** 2 + 1;
+  const n = numTokens(c);
   return p.cutLayers.map((_, k) => g.input(`random_score.${k}`, 'float32', ['B', n]));
 }
 
@@ -242,7 +242,7 @@ function teacherLogits(g: Graph, c: VitConfig, d: DistillOptions, plain: Value):
  */
 export function tailGraph(c: VitConfig, cut: number): Graph {
   const g = new Graph(`${c.name}-apt-tail-${cut}`);
-  const n = (c.imageSize / c.patchSize) ** 2 + 1;
+  const n = numTokens(c);
   const h = g.input('h', 'float32', ['B', n, c.dim]);
   const keep = g.input('keep', 'float32', ['B', n]);
   const bias = keyBias(g, keep);
@@ -284,7 +284,7 @@ export function contextTailGraph(c: VitConfig, p: PrunerConfig, k: number): Grap
  */
 export function agentLossGraph(c: VitConfig): Graph {
   const g = new Graph(`${c.name}-apt-agent`);
-  const n = (c.imageSize / c.patchSize) ** 2 + 1;
+  const n = numTokens(c);
   const h = g.input('h', 'float32', ['B', n, c.dim]);
   const j = g.input('j', 'int64', ['B']);
   const label = g.input('c', 'int64', ['B']);
