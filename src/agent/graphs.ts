@@ -9,7 +9,7 @@ import { classify, type ForwardHooks } from '../vit/model.js';
 import { type Params, type VitKey, vitParams } from '../vit/params.js';
 import { type PrunerConfig, usesScorer } from './config.js';
 import { aliveSlot, appendSlot, fuseDropped, splitFused } from './fusion.js';
-import { type ScorerKey, scorerParams } from './params.js';
+import { prunerKey, type ScorerKey, scorerParams } from './params.js';
 import { dropProbability, prunerLogits } from './scorer.js';
 import { allTokens, decideAndGather, decideMask, type Gathered, keyBias, straightThroughGate } from './tokens.js';
 
@@ -225,7 +225,7 @@ export function aptTrainGraph(c: VitConfig, p: PrunerConfig, opts: AptGraphOptio
       g.output(`pdrop1.${k}`, dropProbability(g, prunerLogits(g, scorers[k] as Params<ScorerKey>, h)));
     });
   }
-  const agents = taskGrad > 0 ? scorers.flatMap((sp, k) => Object.entries(sp).map(([key, v]) => [`clip_layer.${k}.${key}`, v] as const)) : [];
+  const agents = taskGrad > 0 ? scorers.flatMap((sp, k) => Object.entries(sp).map(([key, v]) => [prunerKey(k, key as ScorerKey), v] as const)) : [];
   addGradients(g, loss, { ...vit, ...Object.fromEntries(agents) });
   return g;
 }
