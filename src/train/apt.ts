@@ -132,14 +132,14 @@ export async function apt(o: AptOptions): Promise<AptResult> {
   const so = trainingSession(o.session);
   const key = JSON.stringify([c, pc, so]);
   const context = recipe.rewardContext ?? 'plain';
-  if (context === 'pruned' && (!withAgent || pc.fuse))
-    throw new ValueError(
-      'train.apt',
-      `recipe.rewardContext 'pruned' needs a strategy with a scorer and no fusion, got ${pc.strategy.kind}${pc.fuse ? ' with fuse' : ''}`,
-    );
   const taskGrad = recipe.taskGrad ?? 0;
-  if (taskGrad > 0 && (!withAgent || pc.fuse))
-    throw new ValueError('train.apt', `recipe.taskGrad needs a strategy with a scorer and no fusion, got ${pc.strategy.kind}${pc.fuse ? ' with fuse' : ''}`);
+  // Both extensions read the scorer inside stream 1's masked sequence, which fusion extends.
+  const needsScorer = (what: string) => {
+    if (!withAgent || pc.fuse)
+      throw new ValueError('train.apt', `${what} needs a strategy with a scorer and no fusion, got ${pc.strategy.kind}${pc.fuse ? ' with fuse' : ''}`);
+  };
+  if (context === 'pruned') needsScorer("recipe.rewardContext 'pruned'");
+  if (taskGrad > 0) needsScorer('recipe.taskGrad');
   const graphOpts = { distill: recipe.distill, rewardContext: context, taskGrad };
   const graphA = await cached(`A${key}${JSON.stringify(graphOpts)}`, () => compile(aptTrainGraph(c, pc, graphOpts), so));
   const tailOf = (k: number, l: number) =>
