@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { type ScorerKey, scorerFeeds, TokenPruner } from '../../src/agent/index.js';
 import { dropProbability, prunerLogits } from '../../src/agent/scorer.js';
+import { keyBias } from '../../src/agent/tokens.js';
 import { APT_NORM, type Dataset, fromArrays } from '../../src/data/index.js';
 import { Graph } from '../../src/graph/builder.js';
 import { compile } from '../../src/graph/runtime.js';
@@ -14,7 +15,7 @@ import { Rng } from '../../src/tensor/rng.js';
 import { clone, type Tensor, tensor } from '../../src/tensor/tensor.js';
 import type { AptRecipe } from '../../src/train/index.js';
 import { create, VIT_PRESETS, type VitConfig, type VitModel } from '../../src/vit/index.js';
-import { classify } from '../../src/vit/model.js';
+import { classify, type ForwardHooks } from '../../src/vit/model.js';
 import { type Params, vitParams } from '../../src/vit/params.js';
 import type { PackedTensor } from './engine-models.js';
 
@@ -97,6 +98,21 @@ export async function scorerOutputs(params: Readonly<Record<string, Tensor>>, h:
   g.output('pdrop', dropProbability(g, logits));
   const out = await runGraph(g, { ...params, h });
   return { logits: out.logits?.data as Float32Array, pDrop: out.pdrop?.data as Float32Array };
+}
+
+/**
+ * A full forward of the tiny model whose attention after cut k reads the input `keep.{k}` [B, N]:
+ * as the −10000 key bias of masked stream 1 (`'bias'`) or as the multiplicative key gate of the
+ * task-gradient extension (`'gate'`). Inputs `images` and the ViT parameters; output `logits`.
+ */
+export function fixedCutsGraph(cuts: readonly number[], form: 'bias' | 'gate'): Graph {
+  const g = new Graph(`fixed-cuts-${form}`);
+  const keeps = cuts.map((_, k) => g.input(`keep.${k}`, 'float32', ['B', N]));
+  const keepAt = (i: number): Value | undefined => keeps[cuts.filter((l) => l < i).length - 1];
+  const hooks: ForwardHooks =
+    form === 'bias' ? { attnBias: (i) => ((m) => m && keyBias(g, m))(keepAt(i)) } : { attnGate: (i) => ((m) => m && g.Unsqueeze(m, [1, 2]))(keepAt(i)) };
+  g.output('logits', classify(g, vitParams(g, TINY), g.input('images', 'float32', ['B', 1, 28, 28]), TINY, hooks).logits);
+  return g;
 }
 
 /**

@@ -5,20 +5,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { aptTrainGraph, contextTailGraph, exploreInContext, TokenPruner, toggledMasks } from '../../src/agent/index.js';
-import { keyBias } from '../../src/agent/tokens.js';
 import { batches } from '../../src/data/index.js';
-import { Graph } from '../../src/graph/builder.js';
 import { compile } from '../../src/graph/runtime.js';
-import type { Value } from '../../src/graph/types.js';
 import { ValueError } from '../../src/tensor/errors.js';
 import { Rng } from '../../src/tensor/rng.js';
 import { type Tensor, tensor } from '../../src/tensor/tensor.js';
 import { stream2 } from '../../src/train/apt-stream2.js';
 import { type AptRecipe, apt } from '../../src/train/index.js';
-import { classify } from '../../src/vit/model.js';
-import { vitParams } from '../../src/vit/params.js';
 import { expectAllclose } from '../helpers/allclose.js';
-import { blobDataset, copyOf, mixedPruner, N, paramBytes, runGraph, SESSION, TINY, tinyAptRecipe, tinyModel } from '../helpers/apt.js';
+import { blobDataset, copyOf, fixedCutsGraph, mixedPruner, N, paramBytes, runGraph, SESSION, TINY, tinyAptRecipe, tinyModel } from '../helpers/apt.js';
 
 const ds = blobDataset(12, 3);
 const images = [...batches(ds, { batchSize: 12, reuseBuffers: false })][0]?.images as Tensor<'float32'>;
@@ -28,18 +23,10 @@ const threshold = await mixedPruner(model, images, 11);
 const budget = threshold.withStrategy({ kind: 'budget', keep: [12, 8, 5] });
 const B = 12;
 
-/** Logits of a full forward whose attention masks after each cut are fixed inputs `mask.{k}`. */
+/** Logits of a full forward whose attention masks after each cut are the fixed `masks`. */
 async function fixedMaskLogits(masks: readonly Float32Array[]): Promise<Float32Array> {
-  const g = new Graph('fixed-masks');
-  const keeps = masks.map((_, k) => g.input(`mask.${k}`, 'float32', ['B', N]));
-  const cuts = budget.config.cutLayers;
-  const bias = (i: number) => {
-    const k = cuts.filter((l) => l < i).length - 1;
-    return k < 0 ? undefined : keyBias(g, keeps[k] as Value);
-  };
-  g.output('logits', classify(g, vitParams(g, TINY), g.input('images', 'float32', ['B', 1, 28, 28]), TINY, { attnBias: bias }).logits);
-  const feeds = Object.fromEntries(masks.map((m, k) => [`mask.${k}`, tensor(m, [B, N])]));
-  return (await runGraph(g, { ...model.params, images, ...feeds })).logits?.data as Float32Array;
+  const feeds = Object.fromEntries(masks.map((m, k) => [`keep.${k}`, tensor(m, [B, N])]));
+  return (await runGraph(fixedCutsGraph(budget.config.cutLayers, 'bias'), { ...model.params, images, ...feeds })).logits?.data as Float32Array;
 }
 
 const probAt = (logits: Float32Array, b: number, y: number, k = 10) => {

@@ -6,15 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { aptTrainGraph, prunedForward, prunerParams, TokenPruner } from '../../src/agent/index.js';
 import { batches } from '../../src/data/index.js';
 import { Graph } from '../../src/graph/builder.js';
-import type { Value } from '../../src/graph/types.js';
 import { ValueError } from '../../src/tensor/errors.js';
 import { type Tensor, tensor } from '../../src/tensor/tensor.js';
 import { type AptRecipe, apt } from '../../src/train/index.js';
 import { gradName } from '../../src/train/step.js';
-import { classify } from '../../src/vit/model.js';
 import { vitParams } from '../../src/vit/params.js';
 import { expectAllclose } from '../helpers/allclose.js';
-import { blobDataset, copyOf, mixedPruner, N, paramBytes, runGraph, TINY, tinyAptRecipe, tinyModel } from '../helpers/apt.js';
+import { blobDataset, copyOf, fixedCutsGraph, mixedPruner, N, paramBytes, runGraph, TINY, tinyAptRecipe, tinyModel } from '../helpers/apt.js';
 
 const B = 12;
 const ds = blobDataset(B, 3);
@@ -26,18 +24,6 @@ const budget = threshold.withStrategy({ kind: 'budget', keep: [12, 8, 5] });
 const CUTS = threshold.config.cutLayers;
 const feeds = (p: TokenPruner) => ({ ...model.params, ...p.params, images, labels });
 const data = (t: Tensor | undefined) => t?.data as Float32Array;
-
-/** Logits of a full forward whose attention after cut k is gated by the input `gate.{k}` [B, N]. */
-function gatedLossGraph(): Graph {
-  const g = new Graph('gated-loss');
-  const gates = CUTS.map((_, k) => g.input(`gate.${k}`, 'float32', ['B', N]));
-  const gateAt = (i: number) => {
-    const k = CUTS.filter((l) => l < i).length - 1;
-    return k < 0 ? undefined : g.Unsqueeze(gates[k] as Value, [1, 2]);
-  };
-  g.output('logits', classify(g, vitParams(g, TINY), g.input('images', 'float32', ['B', 1, 28, 28]), TINY, { attnGate: gateAt }).logits);
-  return g;
-}
 
 /** Mean cross-entropy over the batch, in float64 (finite differences of a float32 loss would drown in its rounding). */
 function meanCE(logits: Float32Array, k = 10): number {
@@ -83,7 +69,7 @@ describe('straight-through key gates', () => {
       const lambda = 0.5;
       const a = await runGraph(aptTrainGraph(TINY, pruner.config, { rewardContext: 'pruned', taskGrad: lambda }), feeds(pruner));
       const masks = CUTS.map((_, k) => data(a[`mask1.${k}`]));
-      const gated = gatedLossGraph();
+      const gated = fixedCutsGraph(CUTS, 'gate');
       const eps = 0.04;
       for (const k0 of CUTS.keys()) {
         // ∂s/∂fc.bias[0] = s(1 − s) with s = 1 − P(drop): move the gate of cut k0 along it, where it is open before k0.
@@ -93,7 +79,7 @@ describe('straight-through key gates', () => {
             masks.map((m, k) => {
               const open = k === k0 ? (k0 === 0 ? null : (masks[k0 - 1] as Float32Array)) : m;
               const gate = k < k0 ? m : Float32Array.from(m, (v, i) => v + e * (d[i] as number) * (open ? (open[i] as number) : 1));
-              return [`gate.${k}`, tensor(gate, [B, N])];
+              return [`keep.${k}`, tensor(gate, [B, N])];
             }),
           );
         const lossAt = async (e: number) => meanCE(data((await runGraph(gated, { ...model.params, images, ...gatesAt(e) })).logits));
