@@ -7,7 +7,7 @@
  */
 import { loadAptCheckpoint } from '../src/agent/checkpoint.js';
 import { agentLossGraph, aptTrainGraph, tailGraph } from '../src/agent/graphs.js';
-import { scorerFeeds } from '../src/agent/params.js';
+import { prunerKey, SCORER_KEYS, scorerFeeds } from '../src/agent/params.js';
 import { batches, fashionMnist } from '../src/data/index.js';
 import { compile } from '../src/graph/runtime.js';
 import { Rng } from '../src/tensor/rng.js';
@@ -22,7 +22,6 @@ const dirs = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 if (dirs.length === 0) throw new Error('bench/apt-gradnorm: give one or more APT or ViT checkpoints');
 const so = { intraOpThreads: 1 };
 const train = (await fashionMnist({ validation: true })).train; // the 55,000 images train.apt learns from
-const MODULES = ['query', 'key', 'value', 'fc'].flatMap((m) => ['weight', 'bias'].map((w) => `${m}.${w}`));
 const norm = (ts: Tensor[]) => Math.sqrt(ts.reduce((s, t) => s + (t.data as Float32Array).reduce((a, v) => a + v * v, 0), 0));
 
 for (const dir of dirs) {
@@ -40,7 +39,7 @@ for (const dir of dirs) {
     if (n++ >= count) break;
     const a = await step.run({ ...model.params, ...pruner.params, images: b.images, labels: b.labels });
     for (let k = 0; k < pc.cutLayers.length; k++) {
-      task[k] = (task[k] as number) + norm(MODULES.map((m) => a[gradName(`clip_layer.${k}.${m}`)] as Tensor)) / count;
+      task[k] = (task[k] as number) + norm(SCORER_KEYS.map((m) => a[gradName(prunerKey(k, m))] as Tensor)) / count;
       const s = await stream2({
         k,
         context: 'plain',
@@ -55,7 +54,7 @@ for (const dir of dirs) {
       });
       const feeds = { h: s.h, j: tensor(BigInt64Array.from(s.j, BigInt), [24], 'int64'), c: tensor(BigInt64Array.from(s.labels, BigInt), [24], 'int64') };
       const out = await agent.run({ ...scorerFeeds(pruner.params, k), ...feeds });
-      agentLoss[k] = (agentLoss[k] as number) + norm(MODULES.map((m) => out[gradName(m)] as Tensor)) / count;
+      agentLoss[k] = (agentLoss[k] as number) + norm(SCORER_KEYS.map((m) => out[gradName(m)] as Tensor)) / count;
     }
   }
   const round = (v: number[]) => v.map((x) => Number(x.toPrecision(3)));

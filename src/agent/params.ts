@@ -7,6 +7,11 @@ import type { Params } from '../vit/params.js';
 
 export type ScorerKey = `${'query' | 'key' | 'value' | 'fc'}.${'weight' | 'bias'}`;
 
+/** A pruner's eight tensors, in checkpoint order. */
+export const SCORER_KEYS: readonly ScorerKey[] = (['query', 'key', 'value', 'fc'] as const).flatMap((m) =>
+  (['weight', 'bias'] as const).map((w): ScorerKey => `${m}.${w}`),
+);
+
 /** A pruner's parameter shapes for token dim D (PyTorch Linear layout [out, in]). */
 export function scorerShapes(dim: number): [ScorerKey, number[]][] {
   return [
@@ -69,11 +74,7 @@ export function checkScorers(where: string, dim: number, count: number, sd: Read
 
 /** Pruner k's tensors under their generic keys (what the shared scorer graphs are fed with). */
 export function scorerFeeds(params: Readonly<Record<string, Tensor>>, k: number, prefix = ''): Record<string, Tensor> {
-  return Object.fromEntries(
-    (['query', 'key', 'value', 'fc'] as const).flatMap((m) =>
-      (['weight', 'bias'] as const).map((w) => [`${prefix}${m}.${w}`, params[`clip_layer.${k}.${m}.${w}`] as Tensor]),
-    ),
-  );
+  return Object.fromEntries(SCORER_KEYS.map((key) => [`${prefix}${key}`, params[prunerKey(k, key)] as Tensor]));
 }
 
 export type { Value };

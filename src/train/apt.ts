@@ -1,7 +1,7 @@
 import { usesScorer } from '../agent/config.js';
 import { agentLossGraph, aptTrainGraph, contextTailGraph, tailGraph } from '../agent/graphs.js';
 import type { KeepPlan } from '../agent/keep-plan.js';
-import { scorerFeeds } from '../agent/params.js';
+import { prunerKey, SCORER_KEYS, scorerFeeds } from '../agent/params.js';
 import type { TokenPruner } from '../agent/pruner.js';
 import { assertDataset, type Dataset } from '../data/dataset.js';
 import { batches } from '../data/loader.js';
@@ -28,6 +28,8 @@ export type AptEvent =
       readonly agentLoss: readonly number[];
       readonly keptMean: readonly number[];
       readonly lr: number;
+      /** L2 norms of the accumulated gradients before the joint clip: the ViT's and each pruner's. */
+      readonly gradNorm: { readonly vit: number; readonly pruners: readonly number[] };
       readonly imagesPerSec: number;
       readonly etaSec: number;
     }
@@ -231,10 +233,13 @@ export async function apt(o: AptOptions): Promise<AptResult> {
           c: tensor(BigInt64Array.from(labels, BigInt), [b], 'int64'),
         });
         stats.agent[k] = (stats.agent[k] as number) + Number((out.loss as Tensor).data[0]) / recipe.accum;
-        for (const m of ['query', 'key', 'value', 'fc'])
-          for (const w of ['weight', 'bias']) add(`clip_layer.${k}.${m}.${w}`, out[gradName(`${m}.${w}`)] as Tensor);
+        for (const key of SCORER_KEYS) add(prunerKey(k, key), out[gradName(key)] as Tensor);
       }
       if (++microCount % recipe.accum !== 0) continue;
+      const gradNorm = {
+        vit: groupNorm(grads, Object.keys(model.params)),
+        pruners: pc.cutLayers.map((_, k) => groupNorm(grads, SCORER_KEYS.map((key) => prunerKey(k, key)))),
+      };
       clipGradNorm(grads, recipe.maxGradNorm);
       update++;
       const lr = recipe.lr * lambda(update);
@@ -249,6 +254,7 @@ export async function apt(o: AptOptions): Promise<AptResult> {
         agentLoss: stats.agent,
         keptMean: stats.kept,
         lr,
+        gradNorm,
         imagesPerSec: rate,
         etaSec: ((recipe.total - update) * recipe.batch) / rate,
       });
@@ -259,4 +265,11 @@ export async function apt(o: AptOptions): Promise<AptResult> {
     }
   }
   return { updates: update, bestPlain, bestPruned, history };
+}
+
+/** L2 norm of the named gradients (absent ones count 0: a pruner without gradient this update). */
+function groupNorm(grads: Readonly<Record<string, Tensor>>, names: readonly string[]): number {
+  let sq = 0;
+  for (const name of names) for (const v of (grads[name]?.data ?? []) as Float32Array) sq += v * v;
+  return Math.sqrt(sq);
 }

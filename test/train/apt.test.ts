@@ -211,6 +211,11 @@ describe('§10.13 optimizer', () => {
     }
     const part = (keys: string[]) => Math.sqrt(keys.reduce((s, k) => s + raw.delta(k).reduce((t, v) => t + v * v, 0), 0));
     expect(part(Object.keys(pruner.params))).toBeGreaterThan(1e-3 * part(vitKeys)); // both groups carry gradient
+    // The event's per-group norms are those of the unclipped step (θ moved by lr·λ(1)·g).
+    const event = raw.events[0]?.gradNorm;
+    expect(event?.vit).toBeCloseTo(part(vitKeys) / (4 * 0.25), 3);
+    expectAllclose(event?.pruners ?? [], [0, 1, 2].map((k) => part(prunerKeys(k)) / (4 * 0.25)), { rtol: 1e-3 });
+    expect(clipped.events[0]?.gradNorm).toEqual(event); // reported before the clip
   });
 
   it('momentum SGD matches a hand computation (m = g first, then m ← 0.9·m + g; θ ← θ − lr·m)', () => {
