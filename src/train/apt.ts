@@ -156,6 +156,7 @@ export async function apt(o: AptOptions): Promise<AptResult> {
       : null;
   const micro = recipe.batch / recipe.accum;
   const n = numTokens(c);
+  const prunerNames = pc.cutLayers.map((_, k) => SCORER_KEYS.map((key) => prunerKey(k, key)));
   const store: ParamStore = new Map([...Object.entries(model.params), ...Object.entries(pruner.params)]);
   const opt = new SGD(store, { lr: recipe.lr, momentum: recipe.momentum, weightDecay: recipe.weightDecay });
   const lambda = warmupCosine(recipe.warmup, recipe.total);
@@ -238,7 +239,7 @@ export async function apt(o: AptOptions): Promise<AptResult> {
       if (++microCount % recipe.accum !== 0) continue;
       const gradNorm = {
         vit: groupNorm(grads, Object.keys(model.params)),
-        pruners: pc.cutLayers.map((_, k) => groupNorm(grads, SCORER_KEYS.map((key) => prunerKey(k, key)))),
+        pruners: prunerNames.map((names) => groupNorm(grads, names)),
       };
       clipGradNorm(grads, recipe.maxGradNorm);
       update++;

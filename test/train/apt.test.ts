@@ -214,7 +214,11 @@ describe('§10.13 optimizer', () => {
     // The event's per-group norms are those of the unclipped step (θ moved by lr·λ(1)·g).
     const event = raw.events[0]?.gradNorm;
     expect(event?.vit).toBeCloseTo(part(vitKeys) / (4 * 0.25), 3);
-    expectAllclose(event?.pruners ?? [], [0, 1, 2].map((k) => part(prunerKeys(k)) / (4 * 0.25)), { rtol: 1e-3 });
+    expectAllclose(
+      event?.pruners ?? [],
+      [0, 1, 2].map((k) => part(prunerKeys(k)) / (4 * 0.25)),
+      { rtol: 1e-3 },
+    );
     expect(clipped.events[0]?.gradNorm).toEqual(event); // reported before the clip
   });
 
