@@ -6,8 +6,9 @@
  * `npm run bench -- apt-gradnorm assets/fmnist-vit-t runs/bench-apt-3600-s1/budget@0.6/best-pruned [--batches=8]`
  */
 import { loadAptCheckpoint } from '../src/agent/checkpoint.js';
-import { agentLossGraph, aptTrainGraph, tailGraph } from '../src/agent/graphs.js';
+import { aptTrainGraph } from '../src/agent/graphs.js';
 import { prunerKey, SCORER_KEYS, scorerFeeds } from '../src/agent/params.js';
+import { agentLossGraph, tailGraph } from '../src/agent/stream2-graphs.js';
 import { batches, fashionMnist } from '../src/data/index.js';
 import { compile } from '../src/graph/runtime.js';
 import { Rng } from '../src/tensor/rng.js';

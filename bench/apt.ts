@@ -15,7 +15,8 @@
  * extension: dropped tokens merged into one; keep counts for ≈ m MACs count the fused token; own --out).
  * `--context=pruned` fine-tunes the scorer contenders with stream 2 inside stream 1's pruned state
  * (an extension; own --out). `--task-grad=λ` gives the scorer contenders stream 1's loss gradient
- * through straight-through key gates, weight λ (an extension; own --out).
+ * through straight-through key gates, weight λ (an extension; own --out). `--attn-prior=β` also teaches the
+ * budget contenders' scorers EViT's decisions, weight β (an extension; own --out).
  * Two shards side by side: `--threads=1 --speed=0 --only=…` each (training only), then one run
  * without --only measures the throughput of every contender alone (`--remeasure=1` measures again).
  */
@@ -50,6 +51,9 @@ if (rewardContext !== 'plain' && rewardContext !== 'pruned') throw new Error(`--
 // --task-grad=λ: the scorers also learn from stream 1's loss (straight-through gates, an extension).
 const taskGrad = Number(arg('task-grad', '0'));
 if (!(taskGrad >= 0)) throw new Error(`--task-grad must be a number ≥ 0, got ${arg('task-grad', '0')}`);
+// --attn-prior=β: the budget scorers also learn EViT's decisions on the plain forward (an extension).
+const attentionPrior = Number(arg('attn-prior', '0'));
+if (!(attentionPrior >= 0)) throw new Error(`--attn-prior must be a number ≥ 0, got ${arg('attn-prior', '0')}`);
 mkdirSync(out, { recursive: true });
 
 const base = await loadAptCheckpoint(checkpoint);
@@ -103,6 +107,7 @@ for (const ct of contenders) {
       // Only the contenders with a scorer (threshold, budget) have a stream 2 and a gate to learn through.
       ...(rewardContext === 'pruned' && hasScorer(ct.strategy) ? { rewardContext } : {}),
       ...(taskGrad > 0 && hasScorer(ct.strategy) ? { taskGrad } : {}),
+      ...(attentionPrior > 0 && (ct.strategy as Strategy).kind === 'budget' ? { attentionPrior } : {}),
     } as const;
     const tuned = await finetune({ checkpoint, strategy: ct.strategy, recipe, out: dir, seed, train: data.train, val: data.val, session, fuse }, (e) => {
       if (e.kind === 'eval')
@@ -121,6 +126,7 @@ for (const ct of contenders) {
       ...(fuse ? { fuse } : {}),
       ...(rewardContext === 'pruned' ? { rewardContext } : {}),
       ...(taskGrad > 0 ? { taskGrad } : {}),
+      ...(attentionPrior > 0 ? { attentionPrior } : {}),
       bestUpdate: tuned.result.bestPruned.update,
       testPruned: r.prunedAccuracy,
       testNoPruning: r.plainAccuracy,

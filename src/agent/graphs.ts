@@ -1,12 +1,13 @@
 import { Graph } from '../graph/builder.js';
 import { correctCount, distillationKL, softmaxCrossEntropy } from '../graph/nn.js';
-import type { Dim, Value } from '../graph/types.js';
+import type { Value } from '../graph/types.js';
 import { ValueError } from '../tensor/errors.js';
 import type { DistillOptions, RewardContext } from '../train/apt-recipe.js';
 import { addGradients } from '../train/step.js';
 import { numTokens, type VitConfig } from '../vit/config.js';
 import { classify, type ForwardHooks } from '../vit/model.js';
 import { type Params, type VitKey, vitParams } from '../vit/params.js';
+import { attentionPriorLoss } from './attention-prior.js';
 import { type PrunerConfig, usesScorer } from './config.js';
 import { aliveSlot, appendSlot, fuseDropped, splitFused } from './fusion.js';
 import { prunerKey, type ScorerKey, scorerParams } from './params.js';
@@ -176,6 +177,8 @@ export interface AptGraphOptions {
   readonly rewardContext?: RewardContext;
   /** λ > 0: the pruners also get λ·∂loss/∂θ through straight-through key gates (masked stream 1). */
   readonly taskGrad?: number;
+  /** β > 0 (budget only): the pruners also get β·∂prior/∂θ, EViT's decisions as labels (`attentionPriorLoss`). */
+  readonly attentionPrior?: number;
 }
 
 /**
@@ -188,10 +191,14 @@ export interface AptGraphOptions {
  * (1 − α)·CE + α·T²·KL(teacher ‖ pruned), the teacher's logits detached: stream 0's plain logits
  * (`teacher: 'live'`) or an input `logits.teacher` [B, K] (`'frozen'`, the default). With
  * `taskGrad` λ > 0 (an extension) the same forward also outputs `grad:clip_layer.{k}.…`, λ times the
- * loss's gradient through straight-through gates (`straightThroughGate`).
+ * loss's gradient through straight-through gates (`straightThroughGate`). With `attentionPrior` β > 0
+ * (an extension, budget only) it outputs `prior.{k}` (`attentionPriorLoss` on stream 0) and the
+ * pruners' gradients include β·∂prior.{k}/∂θ (no ViT gradient changes: the prior reads detached states).
  */
 export function aptTrainGraph(c: VitConfig, p: PrunerConfig, opts: AptGraphOptions = {}): Graph {
-  const { distill, rewardContext = 'plain', taskGrad = 0 } = opts;
+  const { distill, rewardContext = 'plain', taskGrad = 0, attentionPrior = 0 } = opts;
+  if (attentionPrior > 0 && (p.strategy.kind !== 'budget' || p.fuse))
+    throw new ValueError('aptTrainGraph', `attentionPrior needs the budget strategy without fusion, got ${p.strategy.kind}${p.fuse ? ' with fuse' : ''}`);
   const g = new Graph(`${c.name}-apt-train`);
   const images = g.input('images', 'float32', ['B', c.inChans, c.imageSize, c.imageSize]);
   const labels = g.input('labels', 'int64', ['B']);
@@ -225,74 +232,28 @@ export function aptTrainGraph(c: VitConfig, p: PrunerConfig, opts: AptGraphOptio
       g.output(`pdrop1.${k}`, dropProbability(g, prunerLogits(g, scorers[k] as Params<ScorerKey>, h)));
     });
   }
-  const agents = taskGrad > 0 ? scorers.flatMap((sp, k) => Object.entries(sp).map(([key, v]) => [prunerKey(k, key as ScorerKey), v] as const)) : [];
-  addGradients(g, loss, { ...vit, ...Object.fromEntries(agents) });
+  let total = loss;
+  if (attentionPrior > 0 && p.strategy.kind === 'budget') {
+    const keep = p.strategy.keep;
+    p.cutLayers.forEach((l, k) => {
+      const prior = attentionPriorLoss(
+        g,
+        scorers[k] as Params<ScorerKey>,
+        plain.features.blockOutputs[l] as Value,
+        plain.features.clsAttn[l] as Value,
+        keep[k] as number,
+      );
+      g.output(`prior.${k}`, prior);
+      total = g.Add(total, g.scale(prior, attentionPrior));
+    });
+  }
+  const toPruners = taskGrad > 0 || attentionPrior > 0;
+  const agents = toPruners ? scorers.flatMap((sp, k) => Object.entries(sp).map(([key, v]) => [prunerKey(k, key as ScorerKey), v] as const)) : [];
+  addGradients(g, total, { ...vit, ...Object.fromEntries(agents) }, loss); // `loss` stays stream 1's
   return g;
 }
 
 /** The distillation teacher: stream 0's logits ('live') or the frozen model's, fed as `logits.teacher`. */
 function teacherLogits(g: Graph, c: VitConfig, d: DistillOptions, plain: Value): Value {
   return (d.teacher ?? 'frozen') === 'live' ? plain : g.input('logits.teacher', 'float32', ['B', c.numClasses]);
-}
-
-/**
- * Stream 2's forward from a cut: `h` [B, N, D] (block `cut`'s plain output) and `keep` [B, N]
- * (one token dropped per sample) → `logits` of blocks cut+1… and the head. Exact against a full
- * forward with the same single cut, since dropout is 0.
- */
-export function tailGraph(c: VitConfig, cut: number): Graph {
-  const g = new Graph(`${c.name}-apt-tail-${cut}`);
-  const n = numTokens(c);
-  const h = g.input('h', 'float32', ['B', n, c.dim]);
-  const keep = g.input('keep', 'float32', ['B', n]);
-  const bias = keyBias(g, keep);
-  const vit = vitParams(g, c);
-  g.output('logits', classify(g, vit, null, c, { start: cut + 1, tokens: h, attnBias: () => bias }).logits);
-  return g;
-}
-
-/**
- * Stream 2 in the pruned context (an extension): the forward from cut k of stream 1's state. `h`
- * [B, N, D] is block cutLayers[k]'s output in stream 1 (masked), `keep.{k'}` [B, N] for k' = k…K−1
- * the alive masks after each remaining cut (stream 1's, with one token toggled) → `logits`. With
- * stream 1's own masks it reproduces stream 1's logits.
- */
-export function contextTailGraph(c: VitConfig, p: PrunerConfig, k: number): Graph {
-  const g = new Graph(`${c.name}-apt-context-tail-${k}`);
-  const n = numTokens(c);
-  const h = g.input('h', 'float32', ['B', n, c.dim]);
-  const biasAfter = new Map(p.cutLayers.slice(k).map((l, i) => [l, keyBias(g, g.input(`keep.${k + i}`, 'float32', ['B', n]))]));
-  let bias = biasAfter.get(p.cutLayers[k] as number);
-  const vit = vitParams(g, c);
-  const hooks: ForwardHooks = {
-    start: (p.cutLayers[k] as number) + 1,
-    tokens: h,
-    attnBias: () => bias,
-    afterBlock: (i) => {
-      bias = biasAfter.get(i) ?? bias;
-      return undefined;
-    },
-  };
-  g.output('logits', classify(g, vit, null, c, hooks).logits);
-  return g;
-}
-
-/**
- * The agent's update for one cut layer: `h` [B, N, D], the explored token `j` [B] and its
- * reward-sign label `c` [B] (int64) → `loss` = mean_b CE(l[b, j_b, :], c_b) and the gradient of
- * every pruner parameter (generic names `query.weight`, …; feed pruner k's tensors).
- */
-export function agentLossGraph(c: VitConfig): Graph {
-  const g = new Graph(`${c.name}-apt-agent`);
-  const n = numTokens(c);
-  const h = g.input('h', 'float32', ['B', n, c.dim]);
-  const j = g.input('j', 'int64', ['B']);
-  const label = g.input('c', 'int64', ['B']);
-  const p = scorerParams(g, c.dim, '');
-  const logits = prunerLogits(g, p, h); // [B, N, 2]
-  const at = g.Expand(g.Reshape(j, [-1, 1, 1]), [j.shape[0] as Dim, 1, 2]);
-  const chosen = g.Reshape(g.GatherElements(logits, at, 1), [-1, 2]); // [B, 2]
-  g.output('chosen', chosen);
-  addGradients(g, softmaxCrossEntropy(g, chosen, label), p);
-  return g;
 }

@@ -42,6 +42,14 @@ export interface AptRecipe {
    * scorer. Added to stream 2's agent loss. Needs a strategy with a scorer and no fusion.
    */
   readonly taskGrad?: number;
+  /**
+   * Extension (absent or 0 = the source): weight β of an EViT prior on the pruners. At every cut k
+   * the pruner is also taught EViT's decision on stream 0 — drop for the patch tokens outside the
+   * keep[k] the cut block's CLS attends to most, keep inside — by 2-class cross-entropy averaged
+   * over the patch tokens, added to its agent loss. A ranking to start from and stay near, which the
+   * reward labels (and the task gradient) correct. Needs the budget strategy (its counts) and no fusion.
+   */
+  readonly attentionPrior?: number;
 }
 
 export type RewardContext = 'plain' | 'pruned';
@@ -115,6 +123,8 @@ export function checkAptRecipe(r: AptRecipe): void {
     throw new ValueError(where, `recipe.rewardContext must be 'plain' or 'pruned', got ${JSON.stringify(r.rewardContext)}`);
   if (r.taskGrad !== undefined && !(Number.isFinite(r.taskGrad) && r.taskGrad >= 0))
     throw new ValueError(where, `recipe.taskGrad must be a finite number ≥ 0, got ${r.taskGrad}`);
+  if (r.attentionPrior !== undefined && !(Number.isFinite(r.attentionPrior) && r.attentionPrior >= 0))
+    throw new ValueError(where, `recipe.attentionPrior must be a finite number ≥ 0, got ${r.attentionPrior}`);
   if (r.distill !== undefined) {
     const { alpha, temperature, teacher = 'frozen' } = r.distill;
     if (!(alpha > 0 && alpha <= 1) || !(temperature > 0))

@@ -1,8 +1,9 @@
 import { usesScorer } from '../agent/config.js';
-import { agentLossGraph, aptTrainGraph, contextTailGraph, tailGraph } from '../agent/graphs.js';
+import { aptTrainGraph } from '../agent/graphs.js';
 import type { KeepPlan } from '../agent/keep-plan.js';
 import { prunerKey, SCORER_KEYS, scorerFeeds } from '../agent/params.js';
 import type { TokenPruner } from '../agent/pruner.js';
+import { agentLossGraph, contextTailGraph, tailGraph } from '../agent/stream2-graphs.js';
 import { assertDataset, type Dataset } from '../data/dataset.js';
 import { batches } from '../data/loader.js';
 import { compile, promiseCache, type Session, type SessionOptions, trainingSession } from '../graph/runtime.js';
@@ -28,6 +29,8 @@ export type AptEvent =
       readonly agentLoss: readonly number[];
       readonly keptMean: readonly number[];
       readonly lr: number;
+      /** With `recipe.attentionPrior`: each pruner's prior loss (cross-entropy against EViT's decisions). */
+      readonly priorLoss?: readonly number[];
       /** L2 norms of the accumulated gradients before the joint clip: the ViT's and each pruner's. */
       readonly gradNorm: { readonly vit: number; readonly pruners: readonly number[] };
       readonly imagesPerSec: number;
@@ -142,7 +145,10 @@ export async function apt(o: AptOptions): Promise<AptResult> {
   };
   if (context === 'pruned') needsScorer("recipe.rewardContext 'pruned'");
   if (taskGrad > 0) needsScorer('recipe.taskGrad');
-  const graphOpts = { distill: recipe.distill, rewardContext: context, taskGrad };
+  const prior = recipe.attentionPrior ?? 0;
+  if (prior > 0 && (pc.strategy.kind !== 'budget' || pc.fuse))
+    throw new ValueError('train.apt', `recipe.attentionPrior needs the budget strategy without fusion, got ${pc.strategy.kind}${pc.fuse ? ' with fuse' : ''}`);
+  const graphOpts = { distill: recipe.distill, rewardContext: context, taskGrad, attentionPrior: prior };
   const graphA = await cached(`A${key}${JSON.stringify(graphOpts)}`, () => compile(aptTrainGraph(c, pc, graphOpts), so));
   const tailOf = (k: number, l: number) =>
     context === 'pruned' ? cached(`X${k}${key}`, () => compile(contextTailGraph(c, pc, k), so)) : cached(`T${l}${key}`, () => compile(tailGraph(c, l), so));
@@ -188,7 +194,8 @@ export async function apt(o: AptOptions): Promise<AptResult> {
   let update = 0;
   let microCount = 0; // counted globally, across epochs (no leftover gradients leak between epochs)
   let grads: Record<string, Tensor<'float32'>> = {};
-  let stats = { loss: 0, agent: pc.cutLayers.map(() => 0), kept: pc.cutLayers.map(() => 0) };
+  const freshStats = () => ({ loss: 0, agent: pc.cutLayers.map(() => 0), prior: pc.cutLayers.map(() => 0), kept: pc.cutLayers.map(() => 0) });
+  let stats = freshStats();
   const add = (name: string, g: Tensor) => {
     const acc = grads[name];
     const src = g.data as Float32Array;
@@ -208,9 +215,10 @@ export async function apt(o: AptOptions): Promise<AptResult> {
       const loss1 = Number((a.loss as Tensor).data[0]);
       if (!Number.isFinite(loss1)) throw new NonFiniteLossError('train.apt', update + 1, loss1);
       for (const name of Object.keys(model.params)) add(name, a[gradName(name)] as Tensor);
-      if (taskGrad > 0) for (const name of Object.keys(pruner.params)) add(name, a[gradName(name)] as Tensor);
+      if (taskGrad > 0 || prior > 0) for (const name of Object.keys(pruner.params)) add(name, a[gradName(name)] as Tensor);
       stats.loss += loss1 / recipe.accum;
       pc.cutLayers.forEach((_, k) => {
+        if (prior > 0) stats.prior[k] = (stats.prior[k] as number) + Number((a[`prior.${k}`] as Tensor).data[0]) / recipe.accum;
         stats.kept[k] = (stats.kept[k] as number) + Array.from((a[`kept.${k}`] as Tensor).data as Float32Array).reduce((s, v) => s + v, 0) / b / recipe.accum;
       });
       for (let k = 0; withAgent && k < pc.cutLayers.length; k++) {
@@ -253,6 +261,7 @@ export async function apt(o: AptOptions): Promise<AptResult> {
         total: recipe.total,
         lossPruned: stats.loss,
         agentLoss: stats.agent,
+        ...(prior > 0 ? { priorLoss: stats.prior } : {}),
         keptMean: stats.kept,
         lr,
         gradNorm,
@@ -260,7 +269,7 @@ export async function apt(o: AptOptions): Promise<AptResult> {
         etaSec: ((recipe.total - update) * recipe.batch) / rate,
       });
       grads = {};
-      stats = { loss: 0, agent: pc.cutLayers.map(() => 0), kept: pc.cutLayers.map(() => 0) };
+      stats = freshStats();
       if (update % recipe.evalEvery === 0 || update === recipe.total) await evaluateNow(update);
       if (update >= recipe.total) break;
     }

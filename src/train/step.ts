@@ -11,16 +11,17 @@ export const gradName = (name: string): string => `grad:${name}`;
 
 /**
  * Adds `loss` and the gradient of `loss` for every parameter in `params` as outputs of `g`
- * (`loss`, `grad:<name>`). Parameters the loss does not reach get zero gradients.
+ * (`loss`, `grad:<name>`). Parameters the loss does not reach get zero gradients. `reported`, when
+ * given, is what the `loss` output shows instead (a main loss whose gradient carries extra terms).
  */
-export function addGradients(g: Graph, loss: Value, params: Readonly<Record<string, Value>>): void {
+export function addGradients(g: Graph, loss: Value, params: Readonly<Record<string, Value>>, reported: Value = loss): void {
   const names = Object.keys(params);
   const grads = backward(
     g,
     loss,
     names.map((n) => params[n] as Value),
   );
-  g.output('loss', loss);
+  g.output('loss', reported);
   names.forEach((n, i) => {
     g.output(gradName(n), grads[i] as Value);
   });

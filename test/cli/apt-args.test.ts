@@ -54,18 +54,31 @@ describe('apt --reward-context', () => {
   });
 });
 
-describe('apt --task-grad', () => {
-  const base = { checkpoint: 'assets/fmnist-vit-t', strategy: 'budget:0.7', recipe: 'fmnist-finetune', updates: '300', seed: '0', images: '8', out: 'runs/a' };
-  it('is unset unless given (the source: no task gradient into the pruners), the weight when given', () => {
-    expect(parseAptArgs(base, ['train']).taskGrad).toBeUndefined();
-    expect(parseAptArgs({ ...base, taskGrad: '0.5' }, ['train']).taskGrad).toBe(0.5);
-  });
+for (const [flag, key, field] of [
+  ['--task-grad', 'taskGrad', 'taskGrad'],
+  ['--attn-prior', 'attnPrior', 'attentionPrior'],
+] as const) {
+  describe(`apt ${flag}`, () => {
+    const base = {
+      checkpoint: 'assets/fmnist-vit-t',
+      strategy: 'budget:0.7',
+      recipe: 'fmnist-finetune',
+      updates: '300',
+      seed: '0',
+      images: '8',
+      out: 'runs/a',
+    };
+    it('is unset unless given (the source has no such term), the weight when given', () => {
+      expect(parseAptArgs(base, ['train'])[field]).toBeUndefined();
+      expect(parseAptArgs({ ...base, [key]: '0.5' }, ['train'])[field]).toBe(0.5);
+    });
 
-  it('refuses zero, negative and non-numeric weights, naming the value', () => {
-    for (const bad of ['0', '-1', 'abc'])
-      expect(() => parseAptArgs({ ...base, taskGrad: bad }, ['train'])).toThrow(`--task-grad must be a positive number, got '${bad}'`);
+    it('refuses zero, negative and non-numeric weights, naming the value', () => {
+      for (const bad of ['0', '-1', 'abc'])
+        expect(() => parseAptArgs({ ...base, [key]: bad }, ['train'])).toThrow(`${flag} must be a positive number, got '${bad}'`);
+    });
   });
-});
+}
 
 describe('apt --strategy default', () => {
   it('is unset unless given, so eval, export, viz and further training keep the checkpoint’s strategy', () => {

@@ -33,6 +33,8 @@ export interface AptArgs {
   readonly rewardContext: RewardContext | undefined;
   /** Weight of stream 1's loss gradient into the pruners (train, extension); undefined: none, the source. */
   readonly taskGrad: number | undefined;
+  /** Weight of the EViT prior on the budget pruners (train, extension); undefined: none, the source. */
+  readonly attentionPrior: number | undefined;
 }
 
 const W = 'apt';
@@ -87,6 +89,7 @@ export function parseAptArgs(o: RawOptions, operands: readonly string[]): AptArg
     fuse: o['fuse'] === undefined ? undefined : o['fuse'] === true,
     rewardContext: o['rewardContext'] === undefined ? undefined : choiceFlag(W, '--reward-context', o['rewardContext'], REWARD_CONTEXTS),
     taskGrad: o['taskGrad'] === undefined ? undefined : positiveFlag(W, '--task-grad', o['taskGrad']),
+    attentionPrior: o['attnPrior'] === undefined ? undefined : positiveFlag(W, '--attn-prior', o['attnPrior']),
   };
 }
 
@@ -115,6 +118,10 @@ export const aptCommand = defineCommand({
       .option(
         '--task-grad <λ>',
         "train, extension: the pruners also learn from stream 1's loss through straight-through key gates, weight λ (default: off, as the source)",
+      )
+      .option(
+        '--attn-prior <β>',
+        "train, extension, budget only: the pruners also learn EViT's decisions (top-k CLS attention on the plain forward), weight β (default: off, as the source)",
       )
       .option('--fuse', 'train, extension (EViT): merge the dropped tokens into one token weighted by CLS attention (default: off, as the source)')
       .option(
@@ -145,6 +152,7 @@ export const aptCommand = defineCommand({
           ...(a.distill ? { distill: a.distill } : {}),
           ...(a.rewardContext ? { rewardContext: a.rewardContext } : {}),
           ...(a.taskGrad ? { taskGrad: a.taskGrad } : {}),
+          ...(a.attentionPrior ? { attentionPrior: a.attentionPrior } : {}),
         };
         const r = await finetune(
           {
