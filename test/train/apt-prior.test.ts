@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { aptTrainGraph, TokenPruner } from '../../src/agent/index.js';
 import { batches } from '../../src/data/index.js';
 import { Graph } from '../../src/graph/builder.js';
+import type { Value } from '../../src/graph/types.js';
 import { ValueError } from '../../src/tensor/errors.js';
 import { type Tensor, tensor } from '../../src/tensor/tensor.js';
 import { type AptEvent, type AptRecipe, apt } from '../../src/train/index.js';
@@ -32,7 +33,7 @@ async function clsAttention(): Promise<Float32Array[]> {
   const x = g.input('images', 'float32', ['B', TINY.inChans, TINY.imageSize, TINY.imageSize]);
   const f = classify(g, vitParams(g, TINY), x, TINY).features;
   CUTS.forEach((l, k) => {
-    g.output(`attn.${k}`, f.clsAttn[l] as never);
+    g.output(`attn.${k}`, f.clsAttn[l] as Value);
   });
   const out = await runGraph(g, { ...model.params, images });
   return CUTS.map((_, k) => data(out[`attn.${k}`]));
