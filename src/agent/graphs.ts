@@ -234,7 +234,7 @@ export function aptTrainGraph(c: VitConfig, p: PrunerConfig, opts: AptGraphOptio
   }
   let total = loss;
   // The prior builds its own scorer logits: sharing stream 0's (pdrop.{k}) yields a valid model that
-  // ONNX Runtime 1.x's basic graph optimizations reject ("Argument type mismatch when adding edge").
+  // ONNX Runtime 1.30.0 rejects at optimisation level basic and above ("Argument type mismatch when adding edge").
   if (attentionPrior > 0 && p.strategy.kind === 'budget') {
     const keep = p.strategy.keep;
     p.cutLayers.forEach((l, k) => {
