@@ -10,9 +10,9 @@ import { batches, fashionMnist } from '../src/data/index.js';
 import { compile, type Session } from '../src/graph/runtime.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { inferenceGraph } from '../src/vit/model.js';
+import { arg } from './lib/args.js';
 import { interleave, sessionRuns } from './lib/timing.js';
 
-const arg = (name: string, dflt: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt;
 const checkpoint = arg('checkpoint', 'runs/bench-apt-fuse/budget@27-15-9/best-pruned');
 const rounds = Number(arg('rounds', '6'));
 

@@ -15,8 +15,8 @@ import { Rng } from '../src/tensor/rng.js';
 import { type Tensor, tensor } from '../src/tensor/tensor.js';
 import { stream2 } from '../src/train/apt-stream2.js';
 import { gradName } from '../src/train/step.js';
+import { arg } from './lib/args.js';
 
-const arg = (name: string, dflt: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt;
 const count = Number(arg('batches', '8'));
 const keep = arg('keep', '31/19/12').split('/').map(Number);
 const dirs = process.argv.slice(2).filter((a) => !a.startsWith('--'));

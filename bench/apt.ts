@@ -30,8 +30,8 @@ import { parseDistill } from '../src/cli/commands/apt.js';
 import { fashionMnist } from '../src/data/index.js';
 import type { RewardContext } from '../src/train/apt-recipe.js';
 import { numTokens } from '../src/vit/config.js';
+import { arg } from './lib/args.js';
 
-const arg = (name: string, dflt: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt;
 const checkpoint = arg('checkpoint', 'assets/fmnist-vit-t');
 const updates = Number(arg('updates', '1500'));
 const out = arg('out', 'runs/bench-apt');

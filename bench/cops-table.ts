@@ -21,9 +21,9 @@ import { maskedTrainable, sparsityReport } from '../src/prune/cops/mask.js';
 import { balancedBatch, copsRecipe, type PruneMethod, pruneAtInit, SCORE_NAMES, type ScoreName } from '../src/prune/cops/run.js';
 import { Rng } from '../src/tensor/rng.js';
 import * as train from '../src/train/fit.js';
+import { arg } from './lib/args.js';
 import { round } from './lib/timing.js';
 
-const arg = (name: string, fallback: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
 const EPOCHS = Number(arg('epochs', '20'));
 const SEEDS = arg('seeds', '0,1,2').split(',').map(Number);
 const SPARSITIES = arg('sparsities', '0.9,0.95,0.98').split(',').map(Number);

@@ -17,9 +17,9 @@ import { combine } from '../src/prune/cops/combine.js';
 import { keepCount, normalize } from '../src/prune/cops/layout.js';
 import { SelectWorkspace } from '../src/prune/cops/select.js';
 import { Rng } from '../src/tensor/rng.js';
+import { arg } from './lib/args.js';
 import { median, round } from './lib/timing.js';
 
-const arg = (name: string, fallback: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
 const list = (s: string) =>
   s
     .split(',')

@@ -29,9 +29,9 @@ import { macsOfRatios, uniformRatioForMacs } from '../src/prune/filters/uniform.
 import { countMacs } from '../src/prune/macs.js';
 import { cnnFromCheckpoint } from '../src/prune/resrep/run.js';
 import { evaluate, fit as fitModel } from '../src/train/fit.js';
+import { arg } from './lib/args.js';
 import { round } from './lib/timing.js';
 
-const arg = (name: string, dflt: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt;
 const num = (name: string, dflt: number) => Number(arg(name, String(dflt)));
 const o = {
   baseEpochs: num('base-epochs', 8),

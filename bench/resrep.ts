@@ -37,10 +37,10 @@ import { selectMask } from '../src/prune/resrep/schedule.js';
 import { Rng } from '../src/tensor/rng.js';
 import { type Tensor, tensor } from '../src/tensor/tensor.js';
 import { evaluate, type FitEvent, fit as fitModel } from '../src/train/fit.js';
+import { arg } from './lib/args.js';
 import { latency, latencyBreakdown } from './lib/cnn-latency.js';
 import { round } from './lib/timing.js';
 
-const arg = (name: string, dflt: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt;
 const num = (name: string, dflt: number) => Number(arg(name, String(dflt)));
 const o = {
   baseEpochs: num('base-epochs', 4),

@@ -13,11 +13,11 @@ import { compile, type Session } from '../src/graph/runtime.js';
 import { Rng } from '../src/tensor/rng.js';
 import { type Tensor, tensor } from '../src/tensor/tensor.js';
 import * as sret from '../src/vit/sret/index.js';
+import { arg } from './lib/args.js';
 import { matmulGflops } from './lib/matmul.js';
 import { interleave, round, sessionRuns, summary } from './lib/timing.js';
 import { TorchWorker } from './lib/torch.js';
 
-const arg = (name: string, dflt: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt;
 const rounds = Number(arg('rounds', '5'));
 const batch = Number(arg('batch', '8'));
 const presets = arg('presets', 'sret-t').split(',') as sret.SretPreset[];

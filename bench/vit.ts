@@ -14,11 +14,11 @@ import { Rng } from '../src/tensor/rng.js';
 import { type Tensor, tensor } from '../src/tensor/tensor.js';
 import { GradStep } from '../src/train/step.js';
 import * as vit from '../src/vit/index.js';
+import { arg } from './lib/args.js';
 import { matmulGflops } from './lib/matmul.js';
 import { interleave, round, sessionRuns, summary } from './lib/timing.js';
 import { TorchWorker } from './lib/torch.js';
 
-const arg = (name: string, dflt: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt;
 const rounds = Number(arg('rounds', '5'));
 const presets = arg('presets', 'fmnist-vit-t,fmnist-vit-s').split(',') as vit.VitPreset[];
 const tmp = new URL('../runs/bench-vit/', import.meta.url).pathname;

@@ -12,7 +12,7 @@ export {
 } from './config.js';
 export { type ExploreOptions, explore, exploreInContext, oneCutMask, toggledMasks } from './explore.js';
 export { type AptGraphOptions, aptTrainGraph, type PrunedForward, type PruneMode, prunedForward, prunedInferenceGraph, prunerParams } from './graphs.js';
-export { applyPlan, type KeepPlan, keepAll, meanKept, tokenCounts, tokensPerLayer } from './keep-plan.js';
+export { applyPlan, type KeepPlan, keepAll, meanKept, planOverlap, tokenCounts, tokensPerLayer } from './keep-plan.js';
 export { checkScorers, initScorers, prunerKey, type ScorerKey, scorerFeeds, scorerParamCount, scorerShapes } from './params.js';
 export { type RunResult, TokenPruner } from './pruner.js';
 export { imageReport, macsRatio, validLines } from './report.js';

@@ -76,3 +76,30 @@ export function applyPlan(plan: KeepPlan, k: number, x: Tensor<'float32'>): Tens
 export function meanKept(plan: KeepPlan): number[] {
   return plan.kept.map((per) => per.reduce((s, idx) => s + idx.length, 0) / Math.max(1, per.length));
 }
+
+/**
+ * How far two plans agree: for each cut, the share of `a`'s kept patch tokens (CLS excluded) that
+ * `b` keeps too, averaged over the samples. Both plans must cover the same cut layers and batch.
+ * Two independent uniform choices of k − 1 of N − 1 patches agree on (k − 1)/(N − 1) on average.
+ */
+export function planOverlap(a: KeepPlan, b: KeepPlan): number[] {
+  if (a.cutLayers.length !== b.cutLayers.length || a.cutLayers.some((l, k) => l !== b.cutLayers[k]))
+    throw new ValueError('planOverlap', `both plans must cut at the same layers, got [${a.cutLayers.join(', ')}] and [${b.cutLayers.join(', ')}]`);
+  return a.kept.map((perA, k) => {
+    const perB = b.kept[k] as readonly Int32Array[];
+    if (perA.length !== perB.length)
+      throw new ValueError('planOverlap', `both plans must hold the same batch at cut ${k}, got ${perA.length} and ${perB.length} samples`);
+    let sum = 0;
+    perA.forEach((idxA, s) => {
+      const inB = new Set(perB[s]);
+      let [shared, patches] = [0, 0];
+      for (const j of idxA) {
+        if (j === 0) continue;
+        patches++;
+        if (inB.has(j)) shared++;
+      }
+      sum += patches ? shared / patches : 1;
+    });
+    return perA.length ? sum / perA.length : 1;
+  });
+}
