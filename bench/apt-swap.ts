@@ -8,8 +8,9 @@
  */
 import { loadAptCheckpoint } from '../src/agent/checkpoint.js';
 import type { StrategyInput } from '../src/agent/config.js';
-import { planOverlap } from '../src/agent/keep-plan.js';
-import { batches, fashionMnist } from '../src/data/index.js';
+import { type KeepPlan, planOverlap } from '../src/agent/keep-plan.js';
+import type { RunResult } from '../src/agent/pruner.js';
+import { fashionMnist } from '../src/data/index.js';
 import { evaluateApt } from '../src/train/apt.js';
 import { numTokens } from '../src/vit/config.js';
 
@@ -22,20 +23,24 @@ for (const dir of dirs) {
   const s = pruner.config.strategy;
   if (s.kind === 'threshold') throw new Error(`bench/apt-swap: ${dir} decides by threshold; a static-count strategy has keep counts to swap rankings at`);
   const ranked = (kind: 'budget' | 'evit' | 'random') => pruner.withStrategy({ kind, keep: s.keep } as StrategyInput);
+  // Kept-set agreement, scorer vs EViT, weighted by batch size: the scorer's plans of each batch are
+  // kept from its pass and met by EViT's plans of the same batch in the next.
+  const scorerPlans: KeepPlan[] = [];
+  const overlap = s.keep.map(() => 0);
+  const onBatch: Record<string, (done: number, run: RunResult) => void> = {
+    budget: (_, run) => scorerPlans.push(run.plans),
+    evit: (_, run) => {
+      const batch = run.logits.dims[0] as number;
+      planOverlap(scorerPlans.shift() as KeepPlan, run.plans).forEach((v, k) => {
+        overlap[k] = (overlap[k] as number) + v * batch;
+      });
+    },
+  };
   const row: Record<string, number> = {};
   for (const kind of ['budget', 'evit', 'random'] as const) {
-    const m = await evaluateApt(model, ranked(kind), test, { session });
+    const m = await evaluateApt(model, ranked(kind), test, { session, onBatch: onBatch[kind] });
     row[kind] = m.prunedAccuracy;
     row.nothingDropped = m.plainAccuracy;
-  }
-  // Kept-set agreement, scorer vs EViT, weighted by batch size over the whole test split.
-  const [byScorer, byAttention] = [ranked('budget'), ranked('evit')];
-  const overlap = s.keep.map(() => 0);
-  for (const b of batches(test, { batchSize: 500, reuseBuffers: false })) {
-    const [a, e] = [await byScorer.run(model, b.images, { session }), await byAttention.run(model, b.images, { session })];
-    planOverlap(a.plans, e.plans).forEach((v, k) => {
-      overlap[k] = (overlap[k] as number) + v * (b.labels.dims[0] as number);
-    });
   }
   const n = numTokens(model.config);
   console.log(

@@ -2,7 +2,7 @@ import { usesScorer } from '../agent/config.js';
 import { aptTrainGraph } from '../agent/graphs.js';
 import type { KeepPlan } from '../agent/keep-plan.js';
 import { prunerKey, SCORER_KEYS, scorerFeeds } from '../agent/params.js';
-import type { TokenPruner } from '../agent/pruner.js';
+import type { RunResult, TokenPruner } from '../agent/pruner.js';
 import { agentLossGraph, contextTailGraph, tailGraph } from '../agent/stream2-graphs.js';
 import { assertDataset, type Dataset } from '../data/dataset.js';
 import { batches } from '../data/loader.js';
@@ -77,12 +77,15 @@ export interface AptEvaluation {
   readonly firstPlans: KeepPlan;
 }
 
-/** Plain and pruned top-1 on `ds`, the pruned loss and mean kept tokens per cut layer. */
+/**
+ * Plain and pruned top-1 on `ds`, the pruned loss and mean kept tokens per cut layer. `onBatch`
+ * sees the images done so far and that batch's pruned run (logits [b, classes], its plans).
+ */
 export async function evaluateApt(
   model: VitModel,
   pruner: TokenPruner,
   ds: Dataset,
-  opts: { readonly batchSize?: number; readonly session?: SessionOptions; readonly onBatch?: (done: number) => void } = {},
+  opts: { readonly batchSize?: number; readonly session?: SessionOptions; readonly onBatch?: (done: number, run: RunResult) => void } = {},
 ): Promise<AptEvaluation> {
   let [plain, pruned, loss, n] = [0, 0, 0, 0];
   const kept = pruner.config.cutLayers.map(() => 0);
@@ -97,7 +100,7 @@ export async function evaluateApt(
     });
     firstPlans ??= r.plans;
     n += b.labels.dims[0] as number;
-    opts.onBatch?.(n);
+    opts.onBatch?.(n, r);
   }
   return { plainAccuracy: plain / n, prunedAccuracy: pruned / n, prunedLoss: loss / n, keptMean: kept.map((v) => v / n), firstPlans: firstPlans as KeepPlan };
 }

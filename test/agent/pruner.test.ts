@@ -9,12 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadAptCheckpoint, saveAptCheckpoint } from '../../src/agent/checkpoint.js';
-import { applyPlan, keepAll, meanKept, TokenPruner, tokensPerLayer } from '../../src/agent/index.js';
+import { applyPlan, keepAll, meanKept, type RunResult, TokenPruner, tokensPerLayer } from '../../src/agent/index.js';
 import { imageReport, macsRatio, validLines } from '../../src/agent/report.js';
 import { fromArrays } from '../../src/data/index.js';
 import { CheckpointError, DTypeError, ShapeError, ValueError } from '../../src/tensor/errors.js';
 import { type Tensor, tensor } from '../../src/tensor/tensor.js';
-import { apt } from '../../src/train/apt.js';
+import { apt, evaluateApt } from '../../src/train/apt.js';
 import { aptPaperRecipe } from '../../src/train/apt-recipe.js';
 import { create } from '../../src/vit/index.js';
 import { blobDataset, copyParams, mixedPruner, N, randomImages, SESSION, TINY, tinyModel } from '../helpers/apt.js';
@@ -72,6 +72,18 @@ describe('§10.15 report', () => {
     expect(macsRatio(TINY, [0, 1, 2], [N, N, N], false)).toBe(1);
     expect(macsRatio(TINY, [0, 1, 2], [N, N, N])).toBeGreaterThan(1); // the pruners' own MACs, nothing saved
     expect(macsRatio(TINY, [0, 1, 2], [9, 5, 3])).toBeLessThan(0.7);
+  });
+
+  it('evaluateApt hands each batch’s pruned run to onBatch: the runs add up to its figures', async () => {
+    const p = await mixedPruner(model, images, 7);
+    const ds = blobDataset(7, 4);
+    const seen: { done: number; run: RunResult }[] = [];
+    const m = await evaluateApt(model, p, ds, { batchSize: 3, session: SESSION, onBatch: (done, run) => seen.push({ done, run }) });
+    expect(seen.map((x) => x.done)).toEqual([3, 6, 7]);
+    expect(seen[0]?.run.plans).toEqual(m.firstPlans);
+    const keptSum = [0, 1, 2].map((k) => seen.reduce((t, x) => t + (x.run.plans.kept[k] ?? []).reduce((u, idx) => u + idx.length, 0), 0));
+    for (const [k, v] of keptSum.entries()) expect(v / 7).toBeCloseTo(m.keptMean[k] as number, 12);
+    expect(seen.map((x) => x.run.logits.dims[0])).toEqual([3, 3, 1]);
   });
 });
 
