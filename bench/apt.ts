@@ -10,6 +10,8 @@
  * Cells whose result exists under --out are skipped, so an interrupted run resumes.
  * `npm run bench -- apt --checkpoint=assets/fmnist-vit-t --updates=1200 [--only=threshold,budget@0.6]`
  * `--schedules=35/20/8` adds budget and evit contenders with those keep counts (other MACs splits).
+ * `--lr=2e-2` replaces the fmnist-finetune recipe's learning rate (1e-2) for every contender (own --out).
+ * `--taus=0.6` adds `threshold@0.6`: APT trained and evaluated at that τ (the source: 0.5).
  * `--distill=0.5[:T[:live]]` fine-tunes every contender with the opt-in distillation from the plain model
  * (an extension; use its own --out). `--fuse=1` fine-tunes every contender with token fusion (EViT's
  * extension: dropped tokens merged into one; keep counts for ≈ m MACs count the fused token; own --out).
@@ -54,6 +56,8 @@ if (!(taskGrad >= 0)) throw new Error(`--task-grad must be a number ≥ 0, got $
 // --attn-prior=β: the budget scorers also learn EViT's decisions on the plain forward (an extension).
 const attentionPrior = Number(arg('attn-prior', '0'));
 if (!(attentionPrior >= 0)) throw new Error(`--attn-prior must be a number ≥ 0, got ${arg('attn-prior', '0')}`);
+const lr = arg('lr', '') === '' ? undefined : Number(arg('lr', ''));
+if (lr !== undefined && !(lr > 0)) throw new Error(`--lr must be a number > 0, got ${arg('lr', '')}`);
 mkdirSync(out, { recursive: true });
 
 const base = await loadAptCheckpoint(checkpoint);
@@ -82,6 +86,12 @@ for (const m of [0.6, 0.45]) {
   const keep = keepCounts(c, cuts.length, rateFor(m, true));
   for (const kind of ['budget', 'evit', 'random'] as const) contenders.push({ name: `${kind}@${m}`, strategy: { kind, keep } as StrategyInput });
 }
+// --taus=0.6,0.7: APT trained (and evaluated) at another threshold τ than the source's 0.5.
+for (const t of arg('taus', '').split(',').filter(Boolean)) {
+  const tau = Number(t);
+  if (!(tau > 0 && tau < 1)) throw new Error(`--taus: '${t}' must be a number in (0, 1)`);
+  contenders.push({ name: `threshold@${t}`, strategy: { kind: 'threshold', tau } });
+}
 // --schedules=35/20/8,30/22/12: explicit keep counts per cut layer (CLS included), as budget and evit.
 for (const sched of arg('schedules', '').split(',').filter(Boolean)) {
   const keep = sched.split('/').map(Number);
@@ -102,7 +112,7 @@ for (const ct of contenders) {
   else {
     const started = performance.now();
     const recipe = {
-      ...recipeByName('fmnist-finetune', updates, seed),
+      ...recipeByName('fmnist-finetune', updates, seed, lr),
       ...(distill ? { distill } : {}),
       // Only the contenders with a scorer (threshold, budget) have a stream 2 and a gate to learn through.
       ...(rewardContext === 'pruned' && hasScorer(ct.strategy) ? { rewardContext } : {}),
@@ -127,6 +137,7 @@ for (const ct of contenders) {
       ...(rewardContext === 'pruned' ? { rewardContext } : {}),
       ...(taskGrad > 0 ? { taskGrad } : {}),
       ...(attentionPrior > 0 ? { attentionPrior } : {}),
+      ...(lr !== undefined ? { lr } : {}),
       bestUpdate: tuned.result.bestPruned.update,
       testPruned: r.prunedAccuracy,
       testNoPruning: r.plainAccuracy,
