@@ -1,4 +1,4 @@
-/** `npm run bench -- <name> [args]`: runs bench/<name>.ts (engine, engine-fusion, engine-threads, vit, apt, apt-fusion, apt-swap, apt-tau, apt-gradnorm, resrep, cops, cops-table, sret, filters). */
+/** `npm run bench -- <name> [args]`: runs bench/<name>.ts (engine, engine-fusion, engine-threads, vit, apt, apt-fusion, apt-swap, apt-tau, apt-counts, apt-gradnorm, resrep, cops, cops-table, sret, filters). */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 
