@@ -12,6 +12,7 @@ import { arg } from './lib/args.js';
 
 const dirs = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 if (dirs.length === 0) throw new Error('bench/apt-counts: give one or more APT checkpoints (runs/…/best-pruned)');
+if (arg('keep', '') === '') throw new Error('bench/apt-counts: --keep=a/b/c is required (one keep count per cut layer, CLS included)');
 const keep = arg('keep', '').split('/').map(Number);
 if (keep.some((k) => !Number.isInteger(k))) throw new Error(`bench/apt-counts: --keep must be integers joined by '/', got '${arg('keep', '')}'`);
 const { test } = await fashionMnist();

@@ -89,7 +89,8 @@ for (const m of [0.6, 0.45]) {
 // --taus=0.6,0.7: APT trained (and evaluated) at another threshold τ than the source's 0.5.
 for (const t of arg('taus', '').split(',').filter(Boolean)) {
   const tau = Number(t);
-  if (!(tau > 0 && tau < 1)) throw new Error(`--taus: '${t}' must be a number in (0, 1)`);
+  // Checked here, not when the contender's turn comes hours later; the range is the pruner config's.
+  if (!(tau >= 0 && tau < 1)) throw new Error(`--taus: '${t}' must be a number in [0, 1)`);
   contenders.push({ name: `threshold@${t}`, strategy: { kind: 'threshold', tau } });
 }
 // --schedules=35/20/8,30/22/12: explicit keep counts per cut layer (CLS included), as budget and evit.
