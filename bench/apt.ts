@@ -18,7 +18,9 @@
  * `--context=pruned` fine-tunes the scorer contenders with stream 2 inside stream 1's pruned state
  * (an extension; own --out). `--task-grad=λ` gives the scorer contenders stream 1's loss gradient
  * through straight-through key gates, weight λ (an extension; own --out). `--attn-prior=β` also teaches the
- * budget contenders' scorers EViT's decisions, weight β (an extension; own --out).
+ * budget contenders' scorers EViT's decisions, weight β (an extension; own --out). `--keep-warmup=f` starts
+ * the static-count contenders at all tokens and lowers their counts along a cosine over the first
+ * fraction f of the updates (an extension, EViT's schedule; own --out).
  * Two shards side by side: `--threads=1 --speed=0 --only=…` each (training only), then one run
  * without --only measures the throughput of every contender alone (`--remeasure=1` measures again).
  */
@@ -56,6 +58,10 @@ if (!(taskGrad >= 0)) throw new Error(`--task-grad must be a number ≥ 0, got $
 // --attn-prior=β: the budget scorers also learn EViT's decisions on the plain forward (an extension).
 const attentionPrior = Number(arg('attn-prior', '0'));
 if (!(attentionPrior >= 0)) throw new Error(`--attn-prior must be a number ≥ 0, got ${arg('attn-prior', '0')}`);
+// --keep-warmup=0.3: the static-count contenders reach their counts after 30% of the updates (an extension).
+const keepWarmupShare = Number(arg('keep-warmup', '0'));
+if (!(keepWarmupShare >= 0 && keepWarmupShare < 1)) throw new Error(`--keep-warmup must be a share of the updates in [0, 1), got ${arg('keep-warmup', '0')}`);
+const keepWarmup = Math.round(keepWarmupShare * updates);
 const lr = arg('lr', '') === '' ? undefined : Number(arg('lr', ''));
 if (lr !== undefined && !(lr > 0)) throw new Error(`--lr must be a number > 0, got ${arg('lr', '')}`);
 mkdirSync(out, { recursive: true });
@@ -119,6 +125,7 @@ for (const ct of contenders) {
       ...(rewardContext === 'pruned' && hasScorer(ct.strategy) ? { rewardContext } : {}),
       ...(taskGrad > 0 && hasScorer(ct.strategy) ? { taskGrad } : {}),
       ...(attentionPrior > 0 && (ct.strategy as Strategy).kind === 'budget' ? { attentionPrior } : {}),
+      ...(keepWarmup > 0 && ct.strategy !== 'threshold' && (ct.strategy as Strategy).kind !== 'threshold' ? { keepWarmup } : {}),
     } as const;
     const tuned = await finetune({ checkpoint, strategy: ct.strategy, recipe, out: dir, seed, train: data.train, val: data.val, session, fuse }, (e) => {
       if (e.kind === 'eval')
@@ -138,6 +145,7 @@ for (const ct of contenders) {
       ...(rewardContext === 'pruned' ? { rewardContext } : {}),
       ...(taskGrad > 0 ? { taskGrad } : {}),
       ...(attentionPrior > 0 ? { attentionPrior } : {}),
+      ...(recipe.keepWarmup ? { keepWarmup: recipe.keepWarmup } : {}),
       ...(lr !== undefined ? { lr } : {}),
       bestUpdate: tuned.result.bestPruned.update,
       testPruned: r.prunedAccuracy,

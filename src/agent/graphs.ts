@@ -179,6 +179,8 @@ export interface AptGraphOptions {
   readonly taskGrad?: number;
   /** β > 0 (budget only): the pruners also get β·∂prior/∂θ, EViT's decisions as labels (`attentionPriorLoss`). */
   readonly attentionPrior?: number;
+  /** The counts the prior teaches at (default the strategy's): a run whose stream 1 warms its counts up (`recipe.keepWarmup`). */
+  readonly priorKeep?: readonly number[];
 }
 
 /**
@@ -236,7 +238,9 @@ export function aptTrainGraph(c: VitConfig, p: PrunerConfig, opts: AptGraphOptio
   // The prior builds its own scorer logits: sharing stream 0's (pdrop.{k}) yields a valid model that
   // ONNX Runtime 1.30.0 rejects at optimisation level basic and above ("Argument type mismatch when adding edge").
   if (attentionPrior > 0 && p.strategy.kind === 'budget') {
-    const keep = p.strategy.keep;
+    const keep = opts.priorKeep ?? p.strategy.keep;
+    if (keep.length !== p.cutLayers.length)
+      throw new ValueError('aptTrainGraph', `priorKeep needs one count per cut layer (${p.cutLayers.length}), got ${keep.length}`);
     p.cutLayers.forEach((l, k) => {
       const prior = attentionPriorLoss(
         g,

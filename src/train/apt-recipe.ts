@@ -1,5 +1,7 @@
+import type { PrunerConfig } from '../agent/config.js';
 import type { RewardKind } from '../reward/pruning.js';
 import { ValueError } from '../tensor/errors.js';
+import { keepWarmupCounts } from './schedule.js';
 
 /** A three-channel APT training recipe (SGD with momentum, warmup + cosine over `total` updates). */
 export interface AptRecipe {
@@ -50,6 +52,15 @@ export interface AptRecipe {
    * reward labels (and the task gradient) correct. Needs the budget strategy (its counts) and no fusion.
    */
   readonly attentionPrior?: number;
+  /**
+   * Extension (absent or 0 = the counts from the first update, as the source): the static-count
+   * strategies (budget, evit, random) start stream 1 at all tokens and lower their counts along a
+   * cosine to the strategy's over this many updates (`keepWarmupCounts`, 8 levels) — EViT's keep-rate
+   * schedule, there used when training from scratch. Validation and checkpoints always use the
+   * strategy's counts; the EViT prior teaches its ranking at them. Needs a static-count strategy, no
+   * fusion and `rewardContext` 'plain'.
+   */
+  readonly keepWarmup?: number;
 }
 
 export type RewardContext = 'plain' | 'pruned';
@@ -125,10 +136,24 @@ export function checkAptRecipe(r: AptRecipe): void {
     throw new ValueError(where, `recipe.taskGrad must be a finite number ≥ 0, got ${r.taskGrad}`);
   if (r.attentionPrior !== undefined && !(Number.isFinite(r.attentionPrior) && r.attentionPrior >= 0))
     throw new ValueError(where, `recipe.attentionPrior must be a finite number ≥ 0, got ${r.attentionPrior}`);
+  if (r.keepWarmup !== undefined && !(Number.isInteger(r.keepWarmup) && r.keepWarmup >= 0 && r.keepWarmup < r.total))
+    throw new ValueError(where, `recipe.keepWarmup must be an integer in [0, ${r.total}), got ${r.keepWarmup}`);
   if (r.distill !== undefined) {
     const { alpha, temperature, teacher = 'frozen' } = r.distill;
     if (!(alpha > 0 && alpha <= 1) || !(temperature > 0))
       throw new ValueError(where, `recipe.distill needs alpha in (0, 1] and temperature > 0, got alpha ${alpha}, temperature ${temperature}`);
     if (teacher !== 'frozen' && teacher !== 'live') throw new ValueError(where, `recipe.distill.teacher must be 'frozen' or 'live', got '${teacher}'`);
   }
+}
+
+/** The keep warmup's counts by update (`recipe.keepWarmup`) from all n tokens, or null without one. */
+export function keepSchedule(pc: PrunerConfig, recipe: AptRecipe, context: string, n: number): ((update: number) => number[]) | null {
+  const warmup = recipe.keepWarmup ?? 0;
+  if (warmup === 0) return null;
+  if (pc.strategy.kind === 'threshold' || pc.fuse || context !== 'plain')
+    throw new ValueError(
+      'train.apt',
+      `recipe.keepWarmup needs static counts (budget, evit, random) without fusion and rewardContext 'plain', got ${pc.strategy.kind}${pc.fuse ? ' with fuse' : ''}, context ${context}`,
+    );
+  return keepWarmupCounts(pc.strategy.keep, n, warmup);
 }

@@ -1,4 +1,4 @@
-import { usesScorer } from '../agent/config.js';
+import { type PrunerConfig, usesScorer } from '../agent/config.js';
 import { aptTrainGraph } from '../agent/graphs.js';
 import type { KeepPlan } from '../agent/keep-plan.js';
 import { prunerKey, SCORER_KEYS, scorerFeeds } from '../agent/params.js';
@@ -13,7 +13,7 @@ import { type Tensor, tensor } from '../tensor/tensor.js';
 import type { VitModel } from '../vit/api.js';
 import { forward } from '../vit/api.js';
 import { numTokens } from '../vit/config.js';
-import { type AptRecipe, checkAptRecipe } from './apt-recipe.js';
+import { type AptRecipe, checkAptRecipe, keepSchedule } from './apt-recipe.js';
 import { type ExploreOverride, stream2 } from './apt-stream2.js';
 import { scoreLogits } from './metrics.js';
 import { clipGradNorm, type ParamStore, SGD } from './optim.js';
@@ -152,7 +152,16 @@ export async function apt(o: AptOptions): Promise<AptResult> {
   if (prior > 0 && (pc.strategy.kind !== 'budget' || pc.fuse))
     throw new ValueError('train.apt', `recipe.attentionPrior needs the budget strategy without fusion, got ${pc.strategy.kind}${pc.fuse ? ' with fuse' : ''}`);
   const graphOpts = { distill: recipe.distill, rewardContext: context, taskGrad, attentionPrior: prior };
-  const graphA = await cached(`A${key}${JSON.stringify(graphOpts)}`, () => compile(aptTrainGraph(c, pc, graphOpts), so));
+  const countsAt = keepSchedule(pc, recipe, context, numTokens(c));
+  // Streams 0 and 1 of update u: one graph per distinct count during the keep warmup.
+  const graphAt = (u: number) => {
+    const keep = countsAt?.(u);
+    if (!keep || pc.strategy.kind === 'threshold') return cached(`A${key}${JSON.stringify(graphOpts)}`, () => compile(aptTrainGraph(c, pc, graphOpts), so));
+    const stage: PrunerConfig = { ...pc, strategy: { ...pc.strategy, keep } };
+    const opts = { ...graphOpts, priorKeep: pc.strategy.keep };
+    return cached(`A${JSON.stringify([c, stage, so])}${JSON.stringify(opts)}`, () => compile(aptTrainGraph(c, stage, opts), so));
+  };
+  await graphAt(0);
   const tailOf = (k: number, l: number) =>
     context === 'pruned' ? cached(`X${k}${key}`, () => compile(contextTailGraph(c, pc, k), so)) : cached(`T${l}${key}`, () => compile(tailGraph(c, l), so));
   const tails = withAgent ? await Promise.all(pc.cutLayers.map((l, k) => tailOf(k, l))) : [];
@@ -214,7 +223,7 @@ export async function apt(o: AptOptions): Promise<AptResult> {
           ? Object.fromEntries(pc.cutLayers.map((_, k) => [`random_score.${k}`, tensor(randRng.fillUniform(new Float32Array(b * n)), [b, n])]))
           : {};
       const teacher: Record<string, Tensor> = frozen ? { 'logits.teacher': await forward(frozen, batch.images, so) } : {};
-      const a = await graphA.run({ ...model.params, ...pruner.params, ...random, ...teacher, images: batch.images, labels: batch.labels });
+      const a = await (await graphAt(update)).run({ ...model.params, ...pruner.params, ...random, ...teacher, images: batch.images, labels: batch.labels });
       const loss1 = Number((a.loss as Tensor).data[0]);
       if (!Number.isFinite(loss1)) throw new NonFiniteLossError('train.apt', update + 1, loss1);
       for (const name of Object.keys(model.params)) add(name, a[gradName(name)] as Tensor);

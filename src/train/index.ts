@@ -14,5 +14,5 @@ export {
   SGD,
   type SgdOptions,
 } from './optim.js';
-export { constantSchedule, warmupCosine } from './schedule.js';
+export { constantSchedule, keepWarmupCounts, warmupCosine } from './schedule.js';
 export { addGradients, GradStep, gradName, type StepResult } from './step.js';

@@ -20,3 +20,25 @@ export function warmupCosine(warmup: number, total: number): (k: number) => numb
 export function constantSchedule(): (k: number) => number {
   return () => 1;
 }
+
+/**
+ * Keep counts on a cosine from all tokens down to `target` (EViT's keep-rate schedule, in counts):
+ * update u < `warmup` is at level s = ⌊u·stages/warmup⌋, which keeps round(t + (n − t)·½(1 + cos(πs/stages)))
+ * at a cut whose target is t — level 0 keeps all n — and from update `warmup` on the counts are
+ * `target`. The levels bound how many distinct counts (one training graph each) a run meets.
+ * Non-increasing across cuts whenever `target` is. n: the tokens entering the first cut (CLS included).
+ */
+export function keepWarmupCounts(target: readonly number[], n: number, warmup: number, stages = 8): (update: number) => number[] {
+  const where = 'keepWarmupCounts';
+  if (!Number.isInteger(warmup) || warmup < 1) throw new ValueError(where, `warmup must be an integer >= 1, got ${warmup}`);
+  if (!Number.isInteger(stages) || stages < 1) throw new ValueError(where, `stages must be an integer >= 1, got ${stages}`);
+  target.forEach((t, k) => {
+    if (!Number.isInteger(t) || t < 1 || t > n) throw new ValueError(where, `target[${k}] = ${t} must be an integer in [1, ${n}]`);
+  });
+  return (update) => {
+    if (update >= warmup) return [...target];
+    const level = Math.floor((Math.max(0, update) * stages) / warmup);
+    const f = 0.5 * (1 + Math.cos((Math.PI * level) / stages));
+    return target.map((t) => Math.round(t + (n - t) * f));
+  };
+}

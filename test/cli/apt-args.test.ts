@@ -80,6 +80,18 @@ for (const [flag, key, field] of [
   });
 }
 
+describe('apt --keep-warmup', () => {
+  const base = { checkpoint: 'assets/fmnist-vit-t', strategy: 'budget:0.7', recipe: 'fmnist-finetune', updates: '300', seed: '0', images: '8', out: 'runs/a' };
+  it('is unset unless given (the source prunes at its counts from the first update), the updates when given', () => {
+    expect(parseAptArgs(base, ['train']).keepWarmup).toBeUndefined();
+    expect(parseAptArgs({ ...base, keepWarmup: '90' }, ['train']).keepWarmup).toBe(90);
+  });
+
+  it('refuses zero and fractions, naming the value', () => {
+    for (const bad of ['0', '1.5']) expect(() => parseAptArgs({ ...base, keepWarmup: bad }, ['train'])).toThrow(`'${bad}'`);
+  });
+});
+
 describe('apt --strategy default', () => {
   it('is unset unless given, so eval, export, viz and further training keep the checkpoint’s strategy', () => {
     const { strategy: _, ...base } = { checkpoint: 'c', strategy: 'x', recipe: 'fmnist-finetune', updates: '300', seed: '0', images: '8', out: 'o' };

@@ -35,6 +35,8 @@ export interface AptArgs {
   readonly taskGrad: number | undefined;
   /** Weight of the EViT prior on the budget pruners (train, extension); undefined: none, the source. */
   readonly attentionPrior: number | undefined;
+  /** Updates over which static counts warm up from all tokens (train, extension); undefined: none, the source. */
+  readonly keepWarmup: number | undefined;
 }
 
 const W = 'apt';
@@ -90,6 +92,7 @@ export function parseAptArgs(o: RawOptions, operands: readonly string[]): AptArg
     rewardContext: o['rewardContext'] === undefined ? undefined : choiceFlag(W, '--reward-context', o['rewardContext'], REWARD_CONTEXTS),
     taskGrad: o['taskGrad'] === undefined ? undefined : positiveFlag(W, '--task-grad', o['taskGrad']),
     attentionPrior: o['attnPrior'] === undefined ? undefined : positiveFlag(W, '--attn-prior', o['attnPrior']),
+    keepWarmup: optionalInt(W, '--keep-warmup', o['keepWarmup']),
   };
 }
 
@@ -123,6 +126,10 @@ export const aptCommand = defineCommand({
         '--attn-prior <β>',
         "train, extension, budget only: the pruners also learn EViT's decisions (top-k CLS attention on the plain forward), weight β (default: off, as the source)",
       )
+      .option(
+        '--keep-warmup <n>',
+        "train, extension, budget / evit / random: start at all tokens and lower the counts along a cosine over the first n updates (EViT's schedule; default: off, as the source)",
+      )
       .option('--fuse', 'train, extension (EViT): merge the dropped tokens into one token weighted by CLS attention (default: off, as the source)')
       .option(
         '--distill <α[:T]>',
@@ -153,6 +160,7 @@ export const aptCommand = defineCommand({
           ...(a.rewardContext ? { rewardContext: a.rewardContext } : {}),
           ...(a.taskGrad ? { taskGrad: a.taskGrad } : {}),
           ...(a.attentionPrior ? { attentionPrior: a.attentionPrior } : {}),
+          ...(a.keepWarmup ? { keepWarmup: a.keepWarmup } : {}),
         };
         const r = await finetune(
           {
