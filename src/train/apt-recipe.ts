@@ -147,7 +147,7 @@ export function checkAptRecipe(r: AptRecipe): void {
 }
 
 /** The keep warmup's counts by update (`recipe.keepWarmup`) from all n tokens, or null without one. */
-export function keepSchedule(pc: PrunerConfig, recipe: AptRecipe, context: string, n: number): ((update: number) => number[]) | null {
+export function keepSchedule(pc: PrunerConfig, recipe: AptRecipe, context: RewardContext, n: number): ((update: number) => number[]) | null {
   const warmup = recipe.keepWarmup ?? 0;
   if (warmup === 0) return null;
   if (pc.strategy.kind === 'threshold' || pc.fuse || context !== 'plain')
