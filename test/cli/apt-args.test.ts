@@ -1,7 +1,9 @@
 /** `apt-prune apt --strategy`: each spelling and the usage errors that name the bad value. */
 import { describe, expect, it } from 'vitest';
+import { recipeByName } from '../../src/cli/apt-run.js';
 import { parseAptArgs, parseStrategy } from '../../src/cli/commands/apt.js';
 import { UsageError } from '../../src/cli/errors.js';
+import { aptFinetuneRecipe } from '../../src/train/apt-recipe.js';
 
 describe('apt --strategy', () => {
   it('reads threshold with and without τ, and the keep-rate strategies', () => {
@@ -89,6 +91,22 @@ describe('apt --keep-warmup', () => {
 
   it('refuses zero and fractions, naming the value', () => {
     for (const bad of ['0', '1.5']) expect(() => parseAptArgs({ ...base, keepWarmup: bad }, ['train'])).toThrow(`'${bad}'`);
+  });
+});
+
+describe('apt --lr', () => {
+  const base = { checkpoint: 'assets/fmnist-vit-t', recipe: 'fmnist-finetune', updates: '300', seed: '0', images: '8', out: 'runs/a' };
+  it("is unset unless given (the recipe's own rate), the rate when given, and reaches the recipe", () => {
+    expect(parseAptArgs(base, ['train']).lr).toBeUndefined();
+    const a = parseAptArgs({ ...base, lr: '4e-2' }, ['train']);
+    expect(a.lr).toBe(0.04);
+    expect(recipeByName(a.recipe, a.updates, a.seed, a.lr).lr).toBe(0.04);
+    expect(recipeByName(a.recipe, a.updates, a.seed, undefined).lr).toBe(aptFinetuneRecipe(300, 0).lr);
+  });
+
+  it('refuses zero, negative and non-numeric rates, naming the value', () => {
+    for (const bad of ['0', '-1e-2', 'fast'])
+      expect(() => parseAptArgs({ ...base, lr: bad }, ['train'])).toThrow(`--lr must be a positive number, got '${bad}'`);
   });
 });
 

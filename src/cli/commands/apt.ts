@@ -20,6 +20,8 @@ export interface AptArgs {
   /** Undefined: the checkpoint's strategy (a plain checkpoint: threshold, APT's). */
   readonly strategy: StrategyInput | undefined;
   readonly recipe: AptRecipeName;
+  /** Peak SGD rate (train); undefined: the recipe's own (1e-2 fmnist-finetune, 3e-2 apt-paper). */
+  readonly lr: number | undefined;
   readonly updates: number;
   readonly seed: number;
   readonly images: number;
@@ -82,6 +84,7 @@ export function parseAptArgs(o: RawOptions, operands: readonly string[]): AptArg
     out,
     strategy: o['strategy'] === undefined ? undefined : parseStrategy(stringFlag(W, '--strategy', o['strategy'])),
     recipe: choiceFlag(W, '--recipe', o['recipe'], APT_RECIPES),
+    lr: o['lr'] === undefined ? undefined : positiveFlag(W, '--lr', o['lr']),
     updates: intFlag(W, '--updates', o['updates']),
     seed: intFlag(W, '--seed', o['seed'], 0),
     images: intFlag(W, '--images', o['images']),
@@ -109,6 +112,7 @@ export const aptCommand = defineCommand({
         "threshold[:τ] (APT, τ = 0.5) | budget:<rate> | evit:<rate> | random:<rate> (default: the checkpoint's; threshold for a plain ViT checkpoint)",
       )
       .addOption(option('--recipe <name>', APT_RECIPES.join(' | '), 'fmnist-finetune'))
+      .option('--lr <x>', "train: peak SGD rate (default: the recipe's, 1e-2 for fmnist-finetune, 3e-2 for apt-paper)")
       .addOption(option('--updates <n>', 'optimizer updates (train)', '300'))
       .addOption(option('--seed <n>', 'seed of pruner init, data order and exploration', '0'))
       .addOption(option('--images <n>', 'per-image reports (eval) or token maps (viz)', '8'))
@@ -155,7 +159,7 @@ export const aptCommand = defineCommand({
       const data = await fashionMnist({ validation: true, limitPerClass: a.limitPerClass });
       if (a.action === 'train') {
         const recipe = {
-          ...recipeByName(a.recipe, a.updates, a.seed),
+          ...recipeByName(a.recipe, a.updates, a.seed, a.lr),
           ...(a.distill ? { distill: a.distill } : {}),
           ...(a.rewardContext ? { rewardContext: a.rewardContext } : {}),
           ...(a.taskGrad ? { taskGrad: a.taskGrad } : {}),
