@@ -152,12 +152,12 @@ export async function apt(o: AptOptions): Promise<AptResult> {
   if (prior > 0 && (pc.strategy.kind !== 'budget' || pc.fuse))
     throw new ValueError('train.apt', `recipe.attentionPrior needs the budget strategy without fusion, got ${pc.strategy.kind}${pc.fuse ? ' with fuse' : ''}`);
   const graphOpts = { distill: recipe.distill, rewardContext: context, taskGrad, attentionPrior: prior };
-  const graphA = cached(`A${key}${JSON.stringify(graphOpts)}`, () => compile(aptTrainGraph(c, pc, graphOpts), so));
+  const graphA = () => cached(`A${key}${JSON.stringify(graphOpts)}`, () => compile(aptTrainGraph(c, pc, graphOpts), so));
   const countsAt = keepSchedule(pc, recipe, context, numTokens(c));
   // Streams 0 and 1 of update u: during the keep warmup one graph per level (the prior at the target counts).
   const graphAt = (u: number) => {
     const [keep, s] = [countsAt?.(u), pc.strategy];
-    if (!keep || s.kind === 'threshold' || keep.every((k, i) => k === s.keep[i])) return graphA;
+    if (!keep || s.kind === 'threshold' || keep.every((k, i) => k === s.keep[i])) return graphA();
     const stage: PrunerConfig = { ...pc, strategy: { ...s, keep } };
     const opts = { ...graphOpts, priorKeep: s.keep };
     return cached(`A${JSON.stringify([c, stage, so])}${JSON.stringify(opts)}`, () => compile(aptTrainGraph(c, stage, opts), so));
